@@ -1,0 +1,139 @@
+
+/*
+ * Copyright (C) ngx_calls authors
+ */
+
+
+#ifndef _NGX_CALLS_H_INCLUDED_
+#define _NGX_CALLS_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "ngx_calls_media.h"
+
+
+/*
+ * The nginx glue both modules share: the core module (certificate, media
+ * listener configuration) and the registry of calls and sessions.
+ *
+ * Signaling code (the standalone WebSocket endpoint, the RTCD API) talks
+ * to calls only through the functions below.  It never touches media
+ * sessions directly: a call lives on its home worker, and the glue
+ * carries messages there and events back.
+ */
+
+
+#define NGX_CALLS_MAX_ID         64          /* call, session, user ids */
+
+
+typedef struct ngx_calls_endpoint_s  ngx_calls_endpoint_t;
+
+
+typedef enum {
+    NGX_CALLS_EVENT_SIGNAL = 1,              /* rtc_type, data: JSON */
+    NGX_CALLS_EVENT_ERROR,                   /* data: message */
+    NGX_CALLS_EVENT_CONNECTED,               /* ICE + DTLS up */
+    NGX_CALLS_EVENT_VOICE_ON,
+    NGX_CALLS_EVENT_VOICE_OFF,
+    NGX_CALLS_EVENT_CLOSE,                   /* data: reason; session gone */
+
+    /* call membership, only to endpoints that set `members' */
+    NGX_CALLS_EVENT_USER_JOINED,
+    NGX_CALLS_EVENT_USER_LEFT,
+    NGX_CALLS_EVENT_USER_MUTED,
+    NGX_CALLS_EVENT_USER_UNMUTED
+} ngx_calls_event_e;
+
+
+typedef struct {
+    ngx_calls_event_e         type;
+    ngx_uint_t                rtc_type;      /* SIGNAL: NGX_CALLS_RTC_* */
+
+    /* the session the event is about */
+    ngx_str_t                 group_id;
+    ngx_str_t                 call_id;
+    ngx_str_t                 session_id;
+    ngx_str_t                 user_id;
+
+    /* for membership events: the session that receives the event */
+    ngx_str_t                 to_session_id;
+
+    ngx_str_t                 data;
+} ngx_calls_event_t;
+
+
+/*
+ * A signaling connection (a WebSocket): the sessions it joined or claimed
+ * send their events to it.  The owner fills the public fields and calls
+ * ngx_calls_endpoint_open() before use, ngx_calls_endpoint_close() when
+ * the connection goes.
+ */
+struct ngx_calls_endpoint_s {
+    void                    (*handler)(ngx_calls_endpoint_t *ep,
+                                       ngx_calls_event_t *ev);
+    void                     *data;
+    ngx_log_t                *log;
+    ngx_str_t                 group;         /* RTCD client ID, or empty */
+    unsigned                  members:1;     /* wants membership events */
+
+    /* private */
+    ngx_uint_t                id;
+    ngx_rbtree_node_t         node;
+};
+
+
+typedef struct {
+    ngx_str_t                 call_id;       /* empty: by channel_id */
+    ngx_str_t                 channel_id;
+    ngx_str_t                 session_id;    /* empty: generated */
+    ngx_str_t                 user_id;
+    unsigned                  av1_support:1;
+    unsigned                  dc_signaling:1;
+} ngx_calls_join_t;
+
+
+ngx_int_t ngx_calls_endpoint_open(ngx_calls_endpoint_t *ep);
+
+/*
+ * The connection is gone.  Its sessions live on (rtcd keeps calls when a
+ * plugin connection drops); their events are dropped until another
+ * endpoint claims them.
+ */
+void ngx_calls_endpoint_close(ngx_calls_endpoint_t *ep);
+
+/*
+ * Creates the session (and the call, on its first join).  On NGX_OK
+ * j->call_id and j->session_id hold the ids (allocated from pool when
+ * generated).  NGX_DECLINED: refused, err says why (for the client).
+ * NGX_ERROR: internal failure, logged.
+ */
+ngx_int_t ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
+    ngx_pool_t *pool, ngx_str_t *err);
+
+/*
+ * A message for a session: rtc_type is NGX_CALLS_RTC_*; data as the
+ * client sent it.  NGX_DECLINED with err when the session is unknown.
+ * Problems with the content itself come back as an ERROR event.
+ */
+ngx_int_t ngx_calls_signal(ngx_calls_endpoint_t *ep, ngx_str_t *session_id,
+    ngx_uint_t rtc_type, ngx_str_t *data, ngx_str_t *err);
+
+/* ends a session; a CLOSE event follows.  NGX_DECLINED if unknown */
+ngx_int_t ngx_calls_leave(ngx_str_t *session_id, const char *reason);
+
+/* routes a session's events to ep from now on (RTCD reconnect) */
+ngx_int_t ngx_calls_claim(ngx_calls_endpoint_t *ep, ngx_str_t *session_id);
+
+/* lists the sessions of a call (for a joiner's participant list) */
+typedef void (*ngx_calls_member_pt)(void *data, ngx_str_t *session_id,
+    ngx_str_t *user_id, ngx_uint_t unmuted);
+ngx_int_t ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
+    ngx_calls_member_pt handler, void *data);
+
+/* media counters of this process, NGX_CALLS_CNT_N slots */
+uint64_t *ngx_calls_counters(void);
+
+
+#endif /* _NGX_CALLS_H_INCLUDED_ */

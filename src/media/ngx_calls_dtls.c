@@ -1,0 +1,7 @@
+
+/*
+ * Copyright (C) ngx_calls authors
+ */
+
+
+#include "ngx_calls_dtls.h"

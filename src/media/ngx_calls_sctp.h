@@ -1,0 +1,96 @@
+
+/*
+ * Copyright (C) ngx_calls authors
+ */
+
+
+#ifndef _NGX_CALLS_SCTP_H_INCLUDED_
+#define _NGX_CALLS_SCTP_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+
+/*
+ * SCTP over DTLS (RFC 8261, RFC 8841) with usrsctp in its no-threads mode,
+ * plus the Data Channel Establishment Protocol (RFC 8832) and the data
+ * channel PPIDs of RFC 8831.  usrsctp never sees a socket: SCTP packets
+ * come in through ngx_calls_sctp_input() and leave through handler->send
+ * (into DTLS).  Its timers run when the caller calls
+ * ngx_calls_sctp_timers() from its event loop.
+ *
+ * All callbacks run synchronously inside ngx_calls_sctp_input(),
+ * ngx_calls_sctp_send() or ngx_calls_sctp_timers().  A callback must not
+ * free the association; it may call ngx_calls_sctp_send().
+ */
+
+
+#define NGX_CALLS_SCTP_DEFAULT_PORT     5000
+#define NGX_CALLS_SCTP_MAX_MESSAGE      262144   /* a=max-message-size */
+
+
+typedef struct ngx_calls_sctp_s  ngx_calls_sctp_t;
+
+
+typedef struct {
+    /* one SCTP packet for DTLS; returns 0 or -1 */
+    int    (*send)(void *user, const uint8_t *buf, size_t len);
+
+    /* the association is up (COMMUNICATION_UP) */
+    void   (*up)(void *user);
+
+    /* the association is gone (shutdown, abort, restart refused) */
+    void   (*down)(void *user);
+
+    /* the peer opened a channel with DCEP and we acknowledged it */
+    void   (*open)(void *user, uint16_t sid, const char *label,
+                   const char *protocol);
+
+    /* one complete message (reassembled); binary: PPID 53/57 */
+    void   (*message)(void *user, uint16_t sid, int binary,
+                      const uint8_t *buf, size_t len);
+
+    /* the peer reset the stream of a channel */
+    void   (*close)(void *user, uint16_t sid);
+} ngx_calls_sctp_handler_t;
+
+
+/*
+ * Once per process: usrsctp_init_nothreads().  log, when not NULL,
+ * receives usrsctp's debug output.  Returns 0 or -1.
+ */
+int ngx_calls_sctp_init(void (*log)(const char *fmt, ...));
+
+/* drives usrsctp's timers; call every 10 ms or so while associations live */
+void ngx_calls_sctp_timers(uint32_t elapsed_ms);
+
+/* associations alive in this process (0: the caller may stop the timer) */
+unsigned ngx_calls_sctp_count(void);
+
+/*
+ * New association between local_port and remote_port (a=sctp-port of the
+ * two sides).  client != 0 sends the INIT (we do that as DTLS client).
+ * Returns NULL with a message in err on failure.
+ */
+ngx_calls_sctp_t *ngx_calls_sctp_create(uint16_t local_port,
+    uint16_t remote_port, int client, const ngx_calls_sctp_handler_t *h,
+    void *user, char *err, size_t errlen);
+
+/* aborts the association if still up and frees everything */
+void ngx_calls_sctp_free(ngx_calls_sctp_t *s);
+
+/* one SCTP packet from DTLS */
+void ngx_calls_sctp_input(ngx_calls_sctp_t *s, const uint8_t *buf,
+    size_t len);
+
+/*
+ * One message on an open channel (ordered, reliable).  An empty message
+ * is sent with the "empty" PPIDs.  Returns 0, or -1 when the association
+ * is not up, the channel is unknown or the send buffer is full.
+ */
+int ngx_calls_sctp_send(ngx_calls_sctp_t *s, uint16_t sid, int binary,
+    const uint8_t *buf, size_t len);
+
+
+#endif /* _NGX_CALLS_SCTP_H_INCLUDED_ */

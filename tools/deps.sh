@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs what ngx_calls needs to build, run and test, and nothing that is
+# already there.  Idempotent; safe to run on every `make`.
+#
+#   tools/deps.sh            build + run dependencies (Debian packages)
+#   tools/deps.sh test       also the test tools (Perl, aiortc, Chromium,
+#                            the npm packages of t/browser)
+#
+# Debian 12 only; needs root (or sudo) for apt-get.
+
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+what=${1:-build}
+
+build_pkgs=(
+    gcc make pkg-config dpkg-dev
+    nginx nginx-dev libnginx-mod-stream
+    libssl-dev libsrtp2-dev libnice-dev libusrsctp-dev
+    libcjson-dev libmsgpack-dev zlib1g-dev liblmdb-dev
+)
+
+test_pkgs=(
+    perl libtest-base-perl libprotocol-websocket-perl
+    python3 python3-aiortc python3-websockets python3-numpy
+    chromium nodejs npm
+)
+
+pkgs=("${build_pkgs[@]}")
+if [ "$what" = test ]; then
+    pkgs+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+    # nodejs/npm may come from elsewhere (the machine image has its own)
+    case $p in
+        nodejs) command -v node >/dev/null 2>&1 && continue ;;
+        npm) command -v npm >/dev/null 2>&1 && continue ;;
+    esac
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+            | grep -q 'install ok installed'
+    then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    sudo=
+    [ "$(id -u)" -eq 0 ] || sudo=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    # the package lists of a fresh machine may be empty or stale
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+        >/dev/null
+    # Debian's nginx package starts a default server on port 80; we never
+    # use it and it must not hold ports our tests pick
+    if [[ " ${missing[*]} " == *" nginx "* ]]; then
+        $sudo service nginx stop >/dev/null 2>&1 || true
+    fi
+fi
+
+if [ "$what" = test ]; then
+    # t/browser: playwright-core, @mattermost/calls-common and the bundler,
+    # pinned by package-lock.json
+    if [ ! -d "$top/t/browser/node_modules" ] \
+        || [ "$top/t/browser/package-lock.json" \
+             -nt "$top/t/browser/node_modules/.package-lock.json" ]
+    then
+        echo "deps: npm ci in t/browser"
+        (cd "$top/t/browser" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+fi
