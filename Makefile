@@ -59,14 +59,16 @@ asan: deps
 
 $(BUILD)/unit/obj/%.o: src/media/%.c $(MEDIA_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(UNIT_CFLAGS) -c $< -o $@
+	@echo "CC $<"
+	@$(CC) $(UNIT_CFLAGS) -c $< -o $@
 
 $(BUILD)/unit/libcallsmedia.a: $(MEDIA_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BUILD)/unit/test_%: t/unit/test_%.c t/unit/tap.h $(BUILD)/unit/libcallsmedia.a
-	$(CC) $(UNIT_CFLAGS) $< $(BUILD)/unit/libcallsmedia.a $(UNIT_LIBS) -o $@
+	@echo "CC $<"
+	@$(CC) $(UNIT_CFLAGS) $< $(BUILD)/unit/libcallsmedia.a $(UNIT_LIBS) -o $@
 
 unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_TESTS)
