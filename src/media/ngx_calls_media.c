@@ -4,4 +4,195 @@
  */
 
 
-#include "ngx_calls_media.h"
+#include <stdio.h>
+#include <string.h>
+#include <openssl/rand.h>
+
+#include "ngx_calls_session.h"
+#include "ngx_calls_stun.h"
+
+
+ngx_calls_media_handler_t  *ngx_calls_handler;
+ngx_calls_dtls_ctx_t       *ngx_calls_dtls_ctx;
+
+static ngx_calls_media_handler_t   ngx_calls_media_handler;
+static uint64_t                   *ngx_calls_counters;
+static uint64_t                    ngx_calls_last_tick;
+
+
+static const char  *ngx_calls_counter_names[NGX_CALLS_CNT_N] = {
+    "rx_packets",
+    "rx_bytes",
+    "tx_packets",
+    "tx_bytes",
+    "rtp_forwarded",
+    "stun_answered",
+    "role_conflicts",
+    "drop_unknown_proto",
+    "drop_stun_malformed",
+    "drop_stun_not_request",
+    "drop_stun_unknown_user",
+    "drop_stun_bad_integrity",
+    "drop_unknown_path",
+    "drop_dtls_unverified",
+    "drop_dtls_state",
+    "drop_srtp_not_ready",
+    "drop_srtp_auth",
+    "drop_srtp_replay",
+    "drop_rtp_malformed",
+    "drop_rtcp_malformed",
+    "drop_rtp_unknown_ssrc",
+    "drop_rtp_muted",
+    "drop_send_failed",
+    "drop_dc_malformed"
+};
+
+
+static void ngx_calls_sctp_debug(const char *fmt, ...);
+
+
+int
+ngx_calls_media_init(const ngx_calls_media_conf_t *conf, char *err,
+    size_t errlen)
+{
+    ngx_calls_media_handler = conf->handler;
+    ngx_calls_handler = &ngx_calls_media_handler;
+    ngx_calls_dtls_ctx = conf->dtls;
+    ngx_calls_counters = conf->counters;
+
+    ngx_calls_stun_init();
+
+    if (ngx_calls_srtp_init() != 0) {
+        snprintf(err, errlen, "libsrtp initialization failed");
+        return -1;
+    }
+
+    if (ngx_calls_sctp_init(ngx_calls_sctp_debug) != 0) {
+        snprintf(err, errlen, "usrsctp initialization failed");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+void
+ngx_calls_media_done(void)
+{
+    ngx_calls_handler = NULL;
+}
+
+
+unsigned
+ngx_calls_media_tick(uint64_t now)
+{
+    uint64_t  elapsed;
+
+    if (ngx_calls_sctp_count() == 0) {
+        ngx_calls_last_tick = 0;
+        return 0;
+    }
+
+    elapsed = ngx_calls_last_tick ? now - ngx_calls_last_tick : 0;
+    ngx_calls_last_tick = now;
+
+    ngx_calls_sctp_timers((uint32_t) elapsed);
+
+    /* usrsctp's timer wheel ticks at 10 ms */
+    return ngx_calls_sctp_count() ? 10 : 0;
+}
+
+
+const char *
+ngx_calls_counter_name(ngx_calls_counter_e c)
+{
+    return c < NGX_CALLS_CNT_N ? ngx_calls_counter_names[c] : "unknown";
+}
+
+
+void
+ngx_calls_count(ngx_calls_counter_e c, uint64_t n)
+{
+    if (ngx_calls_counters != NULL) {
+        ngx_calls_counters[c] += n;
+    }
+}
+
+
+void
+ngx_calls_log(unsigned level, const char *fmt, ...)
+{
+    va_list  args;
+
+    if (ngx_calls_handler == NULL || ngx_calls_handler->log == NULL) {
+        return;
+    }
+
+    va_start(args, fmt);
+    ngx_calls_handler->log(level, fmt, args);
+    va_end(args);
+}
+
+
+void
+ngx_calls_random(void *buf, size_t len)
+{
+    /* RAND_bytes only fails without an entropy source: fall back loudly */
+    if (RAND_bytes(buf, (int) len) != 1) {
+        ngx_calls_log(NGX_CALLS_LOG_ERR, "calls: RAND_bytes() failed");
+        memset(buf, 0x5a, len);
+    }
+}
+
+
+void
+ngx_calls_event(ngx_calls_session_t *s, ngx_calls_media_ev_e type,
+    unsigned rtc_type, const char *text, size_t len)
+{
+    ngx_calls_media_event_t  ev;
+
+    ev.type = type;
+    ev.rtc_type = rtc_type;
+    ev.text = text;
+    ev.len = len;
+
+    ngx_calls_handler->event(s, s->data, &ev);
+}
+
+
+void
+ngx_calls_error(ngx_calls_session_t *s, const char *fmt, ...)
+{
+    int      n;
+    char     buf[512];
+    va_list  args;
+
+    va_start(args, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, args);
+    va_end(args);
+
+    if (n < 0) {
+        return;
+    }
+
+    if ((size_t) n >= sizeof(buf)) {
+        n = sizeof(buf) - 1;
+    }
+
+    ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: %s", s->id, buf);
+    ngx_calls_event(s, NGX_CALLS_MEDIA_EV_ERROR, 0, buf, (size_t) n);
+}
+
+
+static void
+ngx_calls_sctp_debug(const char *fmt, ...)
+{
+    char     buf[256];
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, args);
+    va_end(args);
+
+    ngx_calls_log(NGX_CALLS_LOG_DEBUG, "calls: usrsctp: %s", buf);
+}
