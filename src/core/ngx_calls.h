@@ -136,4 +136,45 @@ ngx_int_t ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
 uint64_t *ngx_calls_counters(void);
 
 
+/*
+ * For the media listeners (the stream module).  A listener is the
+ * transport of the paths it receives on: the engine sends through it.
+ */
+
+typedef struct ngx_calls_listener_s  ngx_calls_listener_t;
+
+struct ngx_calls_listener_s {
+    ngx_int_t               (*send)(ngx_calls_listener_t *l,
+                                    ngx_calls_path_t *path, u_char *buf,
+                                    size_t len);
+    ngx_connection_t         *connection;
+    void                     *data;
+};
+
+
+typedef struct {
+    ngx_str_t                 certificate;
+    ngx_str_t                 certificate_key;
+    struct ngx_calls_dtls_ctx_s  *dtls;
+    void                     *media;         /* the calls_media server */
+} ngx_calls_conf_t;
+
+
+/* the single entry point of media: a datagram (or TCP frame) on path */
+void ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len);
+
+/* the host candidates every session advertises (a copy is kept) */
+ngx_int_t ngx_calls_set_candidates(ngx_calls_candidate_t *cands,
+    ngx_uint_t n);
+
+/* the SCTP timer must run: an association exists */
+void ngx_calls_sctp_timer_start(void);
+
+ngx_int_t ngx_calls_registry_init(ngx_cycle_t *cycle);
+void ngx_calls_registry_done(ngx_cycle_t *cycle);
+
+
+extern ngx_module_t  ngx_calls_module;
+
+
 #endif /* _NGX_CALLS_H_INCLUDED_ */
