@@ -821,10 +821,13 @@ ngx_calls_dtls_handshake(ngx_calls_dtls_t *d, uint64_t now)
     /*
      * a server that has not been start()ed begins with the first
      * datagram OpenSSL accepted as a ClientHello; anything it dropped
-     * leaves the state alone
+     * leaves the state alone (SSL_in_before() would not do: it turns
+     * false on the first SSL_do_handshake(), whatever it read)
      */
 
-    if (d->state == NGX_CALLS_DTLS_NEW && !SSL_in_before(d->ssl)) {
+    if (d->state == NGX_CALLS_DTLS_NEW
+        && SSL_get_state(d->ssl) != TLS_ST_BEFORE)
+    {
         d->state = NGX_CALLS_DTLS_HANDSHAKING;
         d->start = now;
     }
@@ -1174,11 +1177,22 @@ ngx_calls_dtls_timer_cb(SSL *ssl, unsigned int prev_us)
 
 
 /*
- * The write side of every association.  OpenSSL hands DTLS records to the
- * BIO one BIO_write() per record (a handshake message, or a fragment of
- * one, sized for the MTU set with SSL_set_mtu()), so sending each call as
- * its own datagram keeps record boundaries and the MTU.  A memory BIO
- * would instead merge a whole flight into one buffer.
+ * The write side of every association: each BIO_write() is sent as one
+ * datagram, at once.  That is what keeps datagram boundaries:
+ *
+ *   - during a handshake OpenSSL pushes its own buffering BIO on top of
+ *     this one and packs whole records into it while they fit the MTU set
+ *     with SSL_set_mtu() (it measures with BIO_wpending() of that buffer,
+ *     fragmenting handshake messages that are larger); when the next
+ *     record would not fit, and at the end of each flight, it flushes the
+ *     buffer with a single BIO_write(): one datagram of whole records,
+ *     never above the MTU;
+ *   - after the handshake every record (application data, alerts, the
+ *     retransmitted last flight) arrives here as its own BIO_write().
+ *
+ * So this BIO must never hold data back (PENDING/WPENDING are 0, FLUSH is
+ * a no-op); a memory BIO drained after each SSL call would instead merge
+ * several of those writes into one buffer.
  *
  * A failed send is reported as success: for UDP it is a lost datagram,
  * which DTLS retransmission recovers during the handshake; an error here
@@ -1294,7 +1308,9 @@ ngx_calls_dtls_ssl_error(char *buf, size_t size, const char *what)
         return;
     }
 
-    reason = ERR_reason_error_string(e);
+    /* OpenSSL 3 keeps errno values, e.g. of fopen(), as "system" errors */
+    reason = ERR_SYSTEM_ERROR(e) ? strerror((int) ERR_GET_REASON(e))
+                                 : ERR_reason_error_string(e);
 
     if (reason != NULL) {
         snprintf(buf, size, "%s: %s", what, reason);
