@@ -837,14 +837,14 @@ ngx_calls_dtls_handshake(ngx_calls_dtls_t *d, uint64_t now)
 static void
 ngx_calls_dtls_connected(ngx_calls_dtls_t *d)
 {
-    int                           rc;
-    X509                         *cert;
-    size_t                        klen, slen;
-    unsigned int                  n;
-    unsigned char                *ck, *sk, *cs, *ss;
-    unsigned char                 md[EVP_MAX_MD_SIZE];
-    unsigned char                 km[2 * NGX_CALLS_SRTP_MAX_KEY_SALT];
-    SRTP_PROTECTION_PROFILE      *p;
+    int                       rc;
+    X509                     *cert;
+    size_t                    klen, slen;
+    unsigned int              n;
+    unsigned char            *ck, *sk, *cs, *ss;
+    unsigned char             md[EVP_MAX_MD_SIZE];
+    unsigned char             km[2 * NGX_CALLS_SRTP_MAX_KEY_SALT];
+    SRTP_PROTECTION_PROFILE  *p;
 
     /*
      * The verify callback has compared the fingerprint already and failed
