@@ -15,6 +15,12 @@
 ngx_calls_media_handler_t  *ngx_calls_handler;
 ngx_calls_dtls_ctx_t       *ngx_calls_dtls_ctx;
 
+/*
+ * The time of the engine call in progress: callbacks from DTLS and SCTP
+ * have no time argument of their own.
+ */
+uint64_t                    ngx_calls_now;
+
 static ngx_calls_media_handler_t   ngx_calls_media_handler;
 static uint64_t                   *ngx_calls_counters;
 static uint64_t                    ngx_calls_last_tick;
@@ -95,6 +101,7 @@ ngx_calls_media_tick(uint64_t now)
 
     elapsed = ngx_calls_last_tick ? now - ngx_calls_last_tick : 0;
     ngx_calls_last_tick = now;
+    ngx_calls_now = now;
 
     ngx_calls_sctp_timers((uint32_t) elapsed);
 

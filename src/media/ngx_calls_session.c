@@ -72,13 +72,6 @@ static const ngx_calls_sctp_handler_t  ngx_calls_session_sctp_handler = {
 };
 
 
-/*
- * The time of the engine call in progress: callbacks from DTLS and SCTP
- * have no time argument of their own.
- */
-static uint64_t  ngx_calls_now;
-
-
 ngx_calls_session_t *
 ngx_calls_session_create(ngx_calls_call_t *call,
     const ngx_calls_session_conf_t *conf, uint64_t now, char *err,

@@ -236,6 +236,7 @@ struct ngx_calls_call_s {
 /* ngx_calls_media.c */
 extern ngx_calls_media_handler_t  *ngx_calls_handler;
 extern ngx_calls_dtls_ctx_t       *ngx_calls_dtls_ctx;
+extern uint64_t                    ngx_calls_now;
 
 void ngx_calls_log(unsigned level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

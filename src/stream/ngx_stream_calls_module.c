@@ -22,6 +22,7 @@
 #include <ngx_event.h>
 #include <ngx_stream.h>
 #include <ifaddrs.h>
+#include <net/if.h>
 
 #include "ngx_calls.h"
 
