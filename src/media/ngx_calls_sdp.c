@@ -739,9 +739,9 @@ static int
 ngx_calls_sdp_a_msid_semantic(ngx_calls_sdp_parse_t *ps,
     ngx_calls_sdp_media_t *m, const char *v, size_t n)
 {
+    char        *dst;
     size_t       tn, rn;
     const char  *p, *end, *tok, *rest;
-    char        *dst;
 
     p = v;
     end = v + n;
@@ -847,10 +847,9 @@ static int
 ngx_calls_sdp_a_fingerprint(ngx_calls_sdp_parse_t *ps,
     ngx_calls_sdp_media_t *m, const char *v, size_t n)
 {
-    char         alg[16], fp[NGX_CALLS_SDP_MAX_FP];
+    char         alg[16], fp[NGX_CALLS_SDP_MAX_FP], *dst_alg, *dst_fp;
     size_t       an, fn, i;
     const char  *p, *end, *atok, *ftok;
-    char        *dst_alg, *dst_fp;
 
     p = v;
     end = v + n;
@@ -2042,8 +2041,8 @@ long
 ngx_calls_sdp_build(const ngx_calls_sdp_t *sdp, char *buf, size_t size)
 {
     size_t                        i;
-    const ngx_calls_sdp_media_t  *m;
     ngx_calls_sdp_out_t           out;
+    const ngx_calls_sdp_media_t  *m;
 
     /*
      * The struct may come from code that filled it by hand: strings
