@@ -274,6 +274,10 @@ static const char  aiortc[] =
 static int parse_text(ngx_calls_sdp_t *sdp, const char *text, size_t len,
     char *err, size_t errlen);
 static int parse_str(ngx_calls_sdp_t *sdp, const char *text, char *err);
+static int parse_ok_text(ngx_calls_sdp_t *sdp, const char *text,
+    size_t len, size_t nmedia, const char *name);
+static int parse_ok(ngx_calls_sdp_t *sdp, const char *text, size_t nmedia,
+    const char *name);
 static char *replace(const char *src, const char *old, const char *new);
 static int parse_err(const char *text, const char *want1, const char *want2,
     const char *name);
@@ -334,6 +338,37 @@ static int
 parse_str(ngx_calls_sdp_t *sdp, const char *text, char *err)
 {
     return parse_text(sdp, text, strlen(text), err, ERRLEN);
+}
+
+
+/*
+ * The parse must succeed with at least nmedia m-sections; else the caller
+ * returns rather than read media[] of a failed parse.
+ */
+static int
+parse_ok_text(ngx_calls_sdp_t *sdp, const char *text, size_t len,
+    size_t nmedia, const char *name)
+{
+    int   rc;
+    char  err[ERRLEN];
+
+    rc = parse_text(sdp, text, len, err, ERRLEN);
+
+    if (!ok(rc == 0 && err[0] == '\0' && sdp->nmedia >= nmedia, name)) {
+        diag("rc %d, %zu m-sections, err \"%s\"", rc, sdp->nmedia, err);
+        ngx_calls_sdp_free(sdp);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static int
+parse_ok(ngx_calls_sdp_t *sdp, const char *text, size_t nmedia,
+    const char *name)
+{
+    return parse_ok_text(sdp, text, strlen(text), nmedia, name);
 }
 
 
@@ -457,8 +492,9 @@ test_chrome_dc(void)
     ngx_calls_sdp_t         sdp;
     ngx_calls_sdp_media_t  *m;
 
-    is_int(parse_str(&sdp, chrome_dc, err), 0, "chrome dc: parses");
-    is_str(err, "", "chrome dc: no error");
+    if (!parse_ok(&sdp, chrome_dc, 1, "chrome dc: parses")) {
+        return;
+    }
 
     is_int(sdp.sess_id == 4215775240449105457ULL, 1, "chrome dc: sess id");
     is_int(sdp.sess_version, 2, "chrome dc: sess version");
@@ -511,8 +547,9 @@ test_chrome_audio(void)
 
     static const uint8_t  pts[] = { 111, 63, 9, 0, 8, 13, 110, 126 };
 
-    is_int(parse_str(&sdp, chrome_audio, err), 0, "chrome audio: parses");
-    is_str(err, "", "chrome audio: no error");
+    if (!parse_ok(&sdp, chrome_audio, 2, "chrome audio: parses")) {
+        return;
+    }
     is_int(sdp.sess_version, 3, "chrome audio: version");
     is_int(sdp.nmedia, 2, "chrome audio: two m-sections");
     is_int(sdp.nbundle, 2, "chrome audio: two bundled");
@@ -598,8 +635,9 @@ test_chrome_screen(void)
     ngx_calls_sdp_t         sdp;
     ngx_calls_sdp_media_t  *m;
 
-    is_int(parse_str(&sdp, chrome_screen, err), 0, "chrome screen: parses");
-    is_str(err, "", "chrome screen: no error");
+    if (!parse_ok(&sdp, chrome_screen, 3, "chrome screen: parses")) {
+        return;
+    }
     is_int(sdp.nmedia, 3, "chrome screen: three m-sections");
     is_int(sdp.nbundle, 3, "chrome screen: three bundled");
     is_int(sdp.bundle[2], 2, "chrome screen: bundle[2]");
@@ -676,8 +714,9 @@ test_firefox(void)
     ngx_calls_sdp_t         sdp;
     ngx_calls_sdp_media_t  *m;
 
-    is_int(parse_str(&sdp, firefox, err), 0, "firefox: parses");
-    is_str(err, "", "firefox: no error");
+    if (!parse_ok(&sdp, firefox, 3, "firefox: parses")) {
+        return;
+    }
     is_int(sdp.sess_id == 5523093224413135524ULL, 1, "firefox: sess id");
     is_int(sdp.sess_version, 0, "firefox: version 0");
     is_str(sdp.msid_semantic, "WMS *", "firefox: msid-semantic WMS *");
@@ -748,8 +787,9 @@ test_aiortc(void)
     ngx_calls_sdp_t         sdp;
     ngx_calls_sdp_media_t  *m;
 
-    is_int(parse_str(&sdp, aiortc, err), 0, "aiortc: parses");
-    is_str(err, "", "aiortc: no error");
+    if (!parse_ok(&sdp, aiortc, 2, "aiortc: parses")) {
+        return;
+    }
     is_int(sdp.ice_trickle, 0, "aiortc: no trickle");
     is_int(sdp.extmap_allow_mixed, 0, "aiortc: no extmap-allow-mixed");
     is_str(sdp.msid_semantic, "WMS *", "aiortc: msid-semantic");
@@ -784,7 +824,7 @@ test_aiortc(void)
 static void
 test_line_ends(void)
 {
-    char             err[ERRLEN], *lf, *p, *mixed;
+    char             *lf, *p, *mixed;
     size_t           i, n;
     ngx_calls_sdp_t  a, b;
 
@@ -803,8 +843,15 @@ test_line_ends(void)
 
     *p = '\0';
 
-    is_int(parse_str(&a, chrome_screen, err), 0, "CRLF text parses");
-    is_int(parse_str(&b, lf, err), 0, "LF text parses");
+    if (!parse_ok(&a, chrome_screen, 3, "CRLF text parses")) {
+        free(lf);
+        return;
+    }
+    if (!parse_ok(&b, lf, 3, "LF text parses")) {
+        ngx_calls_sdp_free(&a);
+        free(lf);
+        return;
+    }
     is_int(a.nmedia == b.nmedia && a.nbundle == b.nbundle, 1,
            "LF: same shape");
     is_int(memcmp(a.media, b.media, a.nmedia * sizeof(*a.media)), 0,
@@ -815,7 +862,11 @@ test_line_ends(void)
 
     /* a mix of both */
     mixed = replace(chrome_dc, "a=mid:0" CRLF, "a=mid:0\n");
-    is_int(parse_str(&a, mixed, err), 0, "mixed line ends parse");
+    if (!parse_ok(&a, mixed, 1, "mixed line ends parse")) {
+        free(mixed);
+        free(lf);
+        return;
+    }
     is_str(a.media[0].mid, "0", "mixed: mid has no CR");
     ngx_calls_sdp_free(&a);
 
@@ -851,7 +902,9 @@ test_inheritance(void)
         "a=sendonly" CRLF
         "a=rtcp-mux" CRLF;
 
-    is_int(parse_str(&sdp, text, err), 0, "inheritance: parses");
+    if (!parse_ok(&sdp, text, 2, "inheritance: parses")) {
+        return;
+    }
     is_str(sdp.fp_alg, "sha-256", "hash name lowercased");
     is_str(sdp.media[0].ice_ufrag, "SeSs", "ufrag inherited");
     is_str(sdp.media[0].ice_pwd, "sessionpasswordsession1", "pwd inherited");
@@ -889,7 +942,10 @@ test_fingerprints(void)
 
     /* sha-1 first, then sha-256: the sha-256 one is kept */
     t = replace(chrome_dc, "a=fingerprint:", SHA1_LINE "a=fingerprint:");
-    is_int(parse_str(&sdp, t, err), 0, "sha-1 and sha-256: parses");
+    if (!parse_ok(&sdp, t, 1, "sha-1 and sha-256: parses")) {
+        free(t);
+        return;
+    }
     is_str(sdp.media[0].fp_alg, "sha-256", "sha-256 preferred");
     is_str(sdp.media[0].fp, FP_CHROME, "sha-256 value kept");
     ngx_calls_sdp_free(&sdp);
@@ -897,14 +953,20 @@ test_fingerprints(void)
 
     /* sha-256 first, then sha-1: still the sha-256 one */
     t = replace(chrome_dc, "a=setup:", SHA1_LINE "a=setup:");
-    is_int(parse_str(&sdp, t, err), 0, "sha-256 and sha-1: parses");
+    if (!parse_ok(&sdp, t, 1, "sha-256 and sha-1: parses")) {
+        free(t);
+        return;
+    }
     is_str(sdp.media[0].fp, FP_CHROME, "sha-256 kept over a later sha-1");
     ngx_calls_sdp_free(&sdp);
     free(t);
 
     /* sha-512 (191 characters) fits, and is refused by the check only */
     t = replace(chrome_dc, "a=fingerprint:sha-256 " FP_CHROME CRLF, sha512);
-    is_int(parse_str(&sdp, t, err), 0, "sha-512: parses");
+    if (!parse_ok(&sdp, t, 1, "sha-512: parses")) {
+        free(t);
+        return;
+    }
     is_str(sdp.media[0].fp_alg, "sha-512", "sha-512: alg");
     is_int(strlen(sdp.media[0].fp), 191, "sha-512: whole value");
     is_int(ngx_calls_sdp_check_webrtc(&sdp, err, ERRLEN), -1,
@@ -918,7 +980,10 @@ test_fingerprints(void)
 
     /* lowercase hex is normalized */
     t = replace(chrome_dc, "7B:8B:F0", "7b:8b:f0");
-    is_int(parse_str(&sdp, t, err), 0, "lowercase hex: parses");
+    if (!parse_ok(&sdp, t, 1, "lowercase hex: parses")) {
+        free(t);
+        return;
+    }
     is_str(sdp.media[0].fp, FP_CHROME, "lowercase hex: uppercased");
     ngx_calls_sdp_free(&sdp);
     free(t);
@@ -943,7 +1008,7 @@ test_fingerprints(void)
 static void
 test_rtpmap_unlisted(void)
 {
-    char             err[ERRLEN], *t;
+    char             *t;
     ngx_calls_sdp_t  sdp;
 
     /*
@@ -955,10 +1020,80 @@ test_rtpmap_unlisted(void)
                 "a=rtpmap:100 VP8/90000" CRLF
                 "a=fmtp:100 max-fs=12288" CRLF
                 "a=rtcp-fb:100 nack" CRLF);
-    is_int(parse_str(&sdp, t, err), 0, "rtpmap of unlisted PT: ignored");
+    if (!parse_ok(&sdp, t, 2, "rtpmap of unlisted PT: ignored")) {
+        free(t);
+        return;
+    }
     is_int(sdp.media[1].ncodecs, 8, "unlisted PT: no codec added");
     ok(ngx_calls_sdp_find_codec(&sdp.media[1], "VP8", 0) == NULL,
        "unlisted PT: VP8 not findable");
+    ngx_calls_sdp_free(&sdp);
+    free(t);
+
+    /* apt= means something for rtx only, whatever the attribute order */
+    t = replace(chrome_screen, "a=rtpmap:96 VP8/90000" CRLF,
+                "a=fmtp:96 apt=45" CRLF "a=rtpmap:96 VP8/90000" CRLF);
+    if (!parse_ok(&sdp, t, 3, "apt on VP8: parses")) {
+        free(t);
+        return;
+    }
+
+    is_str(sdp.media[2].codecs[0].fmtp, "apt=45", "apt on VP8: fmtp kept");
+    is_int(sdp.media[2].codecs[0].apt, 0, "apt on VP8: no apt");
+    is_int(sdp.media[2].codecs[1].apt, 96, "apt on VP8: rtx apt intact");
+    ngx_calls_sdp_free(&sdp);
+    free(t);
+
+    /* "*" applies to every codec; unknown feedback types are ignored */
+    t = replace(chrome_audio, "a=rtcp-fb:111 transport-cc" CRLF,
+                "a=rtcp-fb:* ccm fir" CRLF "a=rtcp-fb:111 transport-cc" CRLF
+                "a=rtcp-fb:111 goog-lntf" CRLF "a=rtcp-fb:111 nack sli" CRLF
+                "a=rtcp-fb:111 ccm tmmbr" CRLF);
+    if (!parse_ok(&sdp, t, 2, "rtcp-fb *: parses")) {
+        free(t);
+        return;
+    }
+
+    is_int(sdp.media[1].codecs[0].fb,
+           NGX_CALLS_SDP_FB_CCM_FIR | NGX_CALLS_SDP_FB_TWCC,
+           "rtcp-fb *: opus ccm fir and transport-cc, nothing else");
+    is_int(sdp.media[1].codecs[7].fb, NGX_CALLS_SDP_FB_CCM_FIR,
+           "rtcp-fb *: last codec gets ccm fir");
+    ngx_calls_sdp_free(&sdp);
+    free(t);
+
+    t = replace(chrome_audio, "a=rtcp-fb:111 transport-cc",
+                "a=rtcp-fb:*1 transport-cc");
+    parse_err(t, "a=rtcp-fb: bad payload type", NULL, "rtcp-fb *1");
+    free(t);
+
+    t = replace(chrome_audio, "a=rtcp-fb:111 transport-cc", "a=rtcp-fb:111");
+    parse_err(t, "a=rtcp-fb: no feedback type", NULL, "rtcp-fb without type");
+    free(t);
+
+    /* a track in two streams: the first a=msid is the one kept */
+    t = replace(chrome_audio, "a=rtcp-mux" CRLF,
+                "a=msid:other-stream other-track" CRLF "a=rtcp-mux" CRLF);
+    if (!parse_ok(&sdp, t, 2, "two a=msid: parses")) {
+        free(t);
+        return;
+    }
+
+    is_str(sdp.media[1].msid_stream, VOICE_STREAM, "two a=msid: first stream");
+    is_str(sdp.media[1].msid_track, VOICE_TRACK, "two a=msid: first track");
+    ngx_calls_sdp_free(&sdp);
+    free(t);
+
+    /* a=msid without a track id (RFC 8830 makes it optional) */
+    t = replace(chrome_audio, "a=msid:" VOICE_STREAM " " VOICE_TRACK CRLF,
+                "a=msid:-" CRLF);
+    if (!parse_ok(&sdp, t, 2, "msid without track: parses")) {
+        free(t);
+        return;
+    }
+
+    is_str(sdp.media[1].msid_stream, "-", "msid without track: stream");
+    is_str(sdp.media[1].msid_track, "", "msid without track: no track");
     ngx_calls_sdp_free(&sdp);
     free(t);
 
@@ -1221,7 +1356,7 @@ test_parse_errors(void)
 static void
 test_limits(void)
 {
-    char             err[ERRLEN], line[2048], *t, *v;
+    char             line[2048], *t, *v;
     size_t           i, n;
     ngx_calls_sdp_t  sdp;
 
@@ -1233,7 +1368,10 @@ test_limits(void)
 
     t = replace(chrome_audio, "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 "
                 "110 126", line);
-    is_int(parse_str(&sdp, t, err), 0, "32 codecs: parse");
+    if (!parse_ok(&sdp, t, 2, "32 codecs: parse")) {
+        free(t);
+        return;
+    }
     is_int(sdp.media[1].ncodecs, 32, "32 codecs: all kept");
     is_int(sdp.media[1].codecs[31].pt, 63, "32 codecs: last pt");
     ngx_calls_sdp_free(&sdp);
@@ -1251,7 +1389,11 @@ test_limits(void)
     v = repeat('u', 255);
     snprintf(line, sizeof(line), "a=ice-ufrag:%s", v);
     t = replace(chrome_dc, "a=ice-ufrag:Xk4B", line);
-    is_int(parse_str(&sdp, t, err), 0, "ufrag of 255: parses");
+    if (!parse_ok(&sdp, t, 1, "ufrag of 255: parses")) {
+        free(t);
+        free(v);
+        return;
+    }
     is_str(sdp.media[0].ice_ufrag, v, "ufrag of 255: kept whole");
     ngx_calls_sdp_free(&sdp);
     free(t);
@@ -1321,7 +1463,10 @@ test_limits(void)
 
         if (i == 5) {
             t = replace(chrome_screen, "a=sendonly" CRLF, line);
-            is_int(parse_str(&sdp, t, err), 0, "16 extmaps: parse");
+            if (!parse_ok(&sdp, t, 3, "16 extmaps: parse")) {
+                free(t);
+                return;
+            }
             is_int(sdp.media[2].nextmaps, 16, "16 extmaps: all kept");
             ngx_calls_sdp_free(&sdp);
             free(t);
@@ -1395,7 +1540,10 @@ test_check_webrtc(void)
     free(t);
     t = replace(t2, "a=rtcp-mux" CRLF, "");
     free(t2);
-    is_int(parse_str(&sdp, t, err), 0, "rejected m-section: parses");
+    if (!parse_ok(&sdp, t, 2, "rejected m-section: parses")) {
+        free(t);
+        return;
+    }
     is_int(sdp.media[1].port, 0, "rejected m-section: port 0");
     is_int(ngx_calls_sdp_check_webrtc(&sdp, err, ERRLEN), 0,
            "rejected m-section outside BUNDLE, no rtcp-mux: accepted");
@@ -1634,8 +1782,11 @@ test_roundtrip(void)
     ok(strstr(buf, "a=ice-lite") != NULL && strstr(buf, "\n\n") == NULL
        && strstr(buf, "\r\r") == NULL, "build: CRLF only");
 
-    is_int(parse_text(&b, buf, len, err, ERRLEN), 0, "round trip: parses");
-    is_str(err, "", "round trip: no error");
+    if (!parse_ok_text(&b, buf, len, 4, "round trip: parses")) {
+        ngx_calls_sdp_free(&a);
+        return;
+    }
+
 
     is_int(b.sess_id == a.sess_id, 1, "round trip: sess id");
     is_int(b.sess_version, a.sess_version, "round trip: sess version");
@@ -1736,11 +1887,18 @@ test_roundtrip(void)
     ngx_calls_sdp_free(&b);
 
     /* a parsed browser offer, built again, parses to the same thing */
-    is_int(parse_str(&a, chrome_screen, err), 0, "chrome screen: parses");
+    if (!parse_ok(&a, chrome_screen, 3, "chrome screen: parses")) {
+        return;
+    }
+
     len = ngx_calls_sdp_build(&a, buf, sizeof(buf));
     ok(len > 0, "chrome screen: builds");
-    is_int(parse_text(&b, buf, len, err, ERRLEN), 0,
-           "chrome screen rebuilt: parses");
+
+    if (!parse_ok_text(&b, buf, len, 3, "chrome screen rebuilt: parses")) {
+        ngx_calls_sdp_free(&a);
+        return;
+    }
+
     is_int(b.nmedia, 3, "chrome screen rebuilt: 3 m-sections");
     is_int(memcmp(a.media, b.media, 3 * sizeof(*a.media)), 0,
            "chrome screen rebuilt: m-sections identical");
