@@ -28,7 +28,7 @@
 #define NGX_CALLS_SDP_MAX_ID         64      /* mid, msid parts, cname ... */
 #define NGX_CALLS_SDP_MAX_UFRAG      256
 #define NGX_CALLS_SDP_MAX_PWD        256
-#define NGX_CALLS_SDP_MAX_FP         128     /* hex with colons, sha-512 */
+#define NGX_CALLS_SDP_MAX_FP         192     /* hex with colons, sha-512 */
 #define NGX_CALLS_SDP_MAX_CODECS     32
 #define NGX_CALLS_SDP_MAX_FMTP       256
 #define NGX_CALLS_SDP_MAX_EXTMAPS    16
