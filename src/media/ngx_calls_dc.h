@@ -68,7 +68,10 @@ typedef struct {
 int ngx_calls_dc_decode(const uint8_t *buf, size_t len,
     ngx_calls_dc_msg_t *msg, char *err, size_t errlen);
 
-/* Encoders write into buf and return the length, or -1 if size is short. */
+/*
+ * Encoders write into buf and return the length, or -1 if size is short
+ * (or type > 255, or a media string is NULL).
+ */
 long ngx_calls_dc_encode(uint8_t *buf, size_t size, unsigned type);
 long ngx_calls_dc_encode_bool(uint8_t *buf, size_t size, unsigned type,
     int value);

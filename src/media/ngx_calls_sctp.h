@@ -22,7 +22,9 @@
  *
  * All callbacks run synchronously inside ngx_calls_sctp_input(),
  * ngx_calls_sctp_send() or ngx_calls_sctp_timers().  A callback must not
- * free the association; it may call ngx_calls_sctp_send().
+ * free the association; it may call ngx_calls_sctp_send().  handler->send
+ * runs inside usrsctp (also from ngx_calls_sctp_free(), for the ABORT):
+ * it must only hand the packet to DTLS and call nothing of this module.
  */
 
 
@@ -58,19 +60,25 @@ typedef struct {
 
 /*
  * Once per process: usrsctp_init_nothreads().  log, when not NULL,
- * receives usrsctp's debug output.  Returns 0 or -1.
+ * receives usrsctp's debug output and this module's messages (lines that
+ * end in a newline).  Returns 0 or -1.
  */
 int ngx_calls_sctp_init(void (*log)(const char *fmt, ...));
 
 /* drives usrsctp's timers; call every 10 ms or so while associations live */
 void ngx_calls_sctp_timers(uint32_t elapsed_ms);
 
-/* associations alive in this process (0: the caller may stop the timer) */
+/*
+ * associations created and not yet freed in this process (0: the caller
+ * may stop the timer)
+ */
 unsigned ngx_calls_sctp_count(void);
 
 /*
  * New association between local_port and remote_port (a=sctp-port of the
- * two sides).  client != 0 sends the INIT (we do that as DTLS client).
+ * two sides).  Both roles send an INIT, as browsers and pion do; SCTP
+ * resolves the collision.  client != 0 says we are the DTLS client, so
+ * the peer opens channels on odd streams (RFC 8832 6).
  * Returns NULL with a message in err on failure.
  */
 ngx_calls_sctp_t *ngx_calls_sctp_create(uint16_t local_port,
@@ -85,9 +93,10 @@ void ngx_calls_sctp_input(ngx_calls_sctp_t *s, const uint8_t *buf,
     size_t len);
 
 /*
- * One message on an open channel (ordered, reliable).  An empty message
- * is sent with the "empty" PPIDs.  Returns 0, or -1 when the association
- * is not up, the channel is unknown or the send buffer is full.
+ * One message on an open channel, ordered and reliable unless the peer's
+ * DATA_CHANNEL_OPEN asked otherwise.  An empty message is sent with the
+ * "empty" PPIDs.  Returns 0, or -1 when the association is not up, the
+ * channel is unknown or the send buffer is full.
  */
 int ngx_calls_sctp_send(ngx_calls_sctp_t *s, uint16_t sid, int binary,
     const uint8_t *buf, size_t len);
