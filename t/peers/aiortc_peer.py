@@ -27,6 +27,8 @@ Written for Debian's python3-aiortc 1.4.0 and python3-websockets 10.4.
 import argparse
 import asyncio
 import collections
+import contextlib
+import dataclasses
 import fractions
 import json
 import logging
@@ -37,10 +39,12 @@ import ssl
 import sys
 import time
 
+import aiortc.rtcpeerconnection as aiortc_pc
 import numpy as np
 import websockets
 from aiortc import (RTCConfiguration, RTCPeerConnection,
                     RTCSessionDescription)
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 from av import AudioFrame
@@ -219,6 +223,72 @@ def parse_candidate(init):
     cand.sdpMid = init.get('sdpMid')
     cand.sdpMLineIndex = init.get('sdpMLineIndex')
     return cand
+
+
+EXTMAP_RE = re.compile(r'^a=extmap:(\d+)(?:/\w+)? (\S+)')
+RTPMAP_RE = re.compile(r'^a=rtpmap:(\d+) ([^/]+)/(\d+)')
+
+
+def audio_numbers(sdp_text):
+    """The audio header extension ids (uri -> id) and payload types
+    ('opus/48000' -> pt) an SDP uses."""
+    ext, pts = {}, {}
+    kind = None
+    for line in sdp_text.splitlines():
+        if line.startswith('m='):
+            kind = line[2:].split()[0]
+        if kind != 'audio':
+            continue
+        m = EXTMAP_RE.match(line)
+        if m:
+            ext[m.group(2)] = int(m.group(1))
+        m = RTPMAP_RE.match(line)
+        if m:
+            pts.setdefault(f'{m.group(2).lower()}/{m.group(3)}', int(m.group(1)))
+    return ext, pts
+
+
+async def create_offer_keeping(pc, ext_ids, pts):
+    """pc.createOffer() that keeps numbers already negotiated.
+
+    aiortc 1.4 builds every offer from module-level tables, so a re-offer
+    renumbers the m-sections the other side created: its own extension
+    ids, and Opus as 96 where Chromium (and maybe the server) uses 111.
+    Chromium refuses a changed extension id; a changed payload type is
+    followed by the sender while a running aiortc receiver drops it.  Swap
+    in tables with the given numbers for the call; createOffer has no await
+    inside, so nothing else can observe them."""
+    headers = dict(aiortc_pc.HEADER_EXTENSIONS)
+    if ext_ids:
+        headers['audio'] = [RTCRtpHeaderExtensionParameters(id=ext_ids[x.uri], uri=x.uri)
+                            for x in aiortc_pc.HEADER_EXTENSIONS['audio'] if x.uri in ext_ids]
+    codecs = dict(aiortc_pc.CODECS)
+    codecs['audio'] = [
+        dataclasses.replace(c, payloadType=pts.get(
+            f'{c.mimeType.split("/")[1].lower()}/{c.clockRate}', c.payloadType))
+        for c in aiortc_pc.CODECS['audio']]
+    saved = aiortc_pc.HEADER_EXTENSIONS, aiortc_pc.CODECS
+    aiortc_pc.HEADER_EXTENSIONS, aiortc_pc.CODECS = headers, codecs
+    try:
+        return await pc.createOffer()
+    finally:
+        aiortc_pc.HEADER_EXTENSIONS, aiortc_pc.CODECS = saved
+
+
+@contextlib.contextmanager
+def without_unnegotiated_transceivers(pc):
+    """aiortc 1.4 binds a remote m-section to any local transceiver of the
+    same kind that has no mid yet, which hijacks a sender of ours that is
+    still waiting for its own offer.  Hide such transceivers while a remote
+    description is applied (and an offer answered); yields the hidden ones."""
+    transceivers = pc._RTCPeerConnection__transceivers
+    hidden = [t for t in transceivers if t.mid is None]
+    for t in hidden:
+        transceivers.remove(t)
+    try:
+        yield hidden
+    finally:
+        transceivers.extend(hidden)
 
 
 class LocalOfferSnapshot:
@@ -431,7 +501,9 @@ class Peer:
             self.reoffer = True
             return
         self.offer_snapshot = LocalOfferSnapshot(pc)
-        await pc.setLocalDescription(await pc.createOffer())
+        # keep the server's numbers for the m-sections it created
+        ext, pts = audio_numbers(pc.remoteDescription.sdp) if pc.remoteDescription else ({}, {})
+        await pc.setLocalDescription(await create_offer_keeping(pc, ext, pts))
         self.sig['offers_sent'] += 1
         # aiortc does not trickle: the offer carries all our candidates
         await self.send({'action': 'sdp', 'data': json.dumps(
@@ -465,7 +537,8 @@ class Peer:
             if pc.signalingState != 'have-local-offer':
                 log.info('ignoring an answer in state %s', pc.signalingState)
                 return
-            await pc.setRemoteDescription(RTCSessionDescription(sdp=msg['sdp'], type='answer'))
+            with without_unnegotiated_transceivers(pc):
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=msg['sdp'], type='answer'))
             await self.flush_candidates()
             self.offer_snapshot = None
             if self.first_answer:
@@ -494,21 +567,13 @@ class Peer:
             self.offer_snapshot = None
             self.reoffer = True
 
-        # aiortc 1.4 binds a remote m-section to any local transceiver of
-        # the same kind that has no mid yet, which would hijack our own
-        # un-negotiated sender.  Hide such transceivers while the server's
-        # offer is applied.
-        transceivers = pc._RTCPeerConnection__transceivers
-        hidden = [t for t in transceivers if t.mid is None]
-        for t in hidden:
-            transceivers.remove(t)
-        try:
+        with without_unnegotiated_transceivers(pc) as hidden:
             self.note_msids(sdp)
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type='offer'))
             await self.flush_candidates()
             await pc.setLocalDescription(await pc.createAnswer())
-        finally:
-            transceivers.extend(hidden)
+        if hidden:
+            self.reoffer = True
         self.sig['answers_sent'] += 1
         await self.send({'action': 'sdp', 'data': json.dumps(
             {'type': 'answer', 'sdp': pc.localDescription.sdp})})
