@@ -155,8 +155,14 @@ function newPeer() {
 }
 
 function playStream(stream) {
+    // RTCPeer emits 'stream' from its ontrack handler, which runs before our
+    // own 'track' listener: look the sender up once that has run too.
+    setTimeout(() => attachStream(stream), 0);
+}
+
+function attachStream(stream) {
     const track = stream.getTracks()[0];
-    const sender = trackSender.get(track.id) || track.id;
+    const sender = trackSender.get(track.id) || senderFromTrackEvent({track});
     let el = audioBySender.get(sender);
     if (!el) {
         el = document.createElement('audio');
@@ -332,7 +338,8 @@ window.harness = {
             if (s.type !== 'inbound-rtp' || s.kind !== 'audio') {
                 return;
             }
-            const sender = trackSender.get(s.trackIdentifier) || s.trackIdentifier;
+            const sender = trackSender.get(s.trackIdentifier) ||
+                senderFromTrackEvent({track: {id: s.trackIdentifier}});
             out[sender] = {
                 trackIdentifier: s.trackIdentifier,
                 mid: s.mid,
