@@ -93,6 +93,8 @@ class Call {
         this.rtt = null;                // ms
         this.pongs = 0;
         this.errors = [];
+        this.offersSent = 0;
+        this.answersSent = 0;
         this.closed = false;
         this.connectedOnce = false;
     }
@@ -177,7 +179,10 @@ class Call {
             this.upsert(data.session_id, {muted: false});
             break;
         case 'user_voice_on':
-            this.upsert(data.session_id, {speaking: true});
+            if (data.session_id) {
+                this.upsert(data.session_id, {speaking: true});
+                this.participants.get(data.session_id).voiceOns++;
+            }
             break;
         case 'user_voice_off':
             this.upsert(data.session_id, {speaking: false});
@@ -195,7 +200,7 @@ class Call {
         if (!sessionID) {
             return;
         }
-        const p = this.participants.get(sessionID) || {muted: true, speaking: false};
+        const p = this.participants.get(sessionID) || {muted: true, speaking: false, voiceOns: 0};
         this.participants.set(sessionID, Object.assign(p, changes));
     }
 
@@ -233,6 +238,7 @@ class Call {
             this.makingOffer = true;
             await pc.setLocalDescription();
             this.send({action: 'sdp', data: JSON.stringify(pc.localDescription)});
+            this.offersSent++;
         } catch (err) {
             this.error(`offer failed: ${err.message || err}`);
         } finally {
@@ -268,6 +274,7 @@ class Call {
             await this.flushCandidates();
             await pc.setLocalDescription();
             this.send({action: 'sdp', data: JSON.stringify(pc.localDescription)});
+            this.answersSent++;
         } else if (msg.type === 'answer') {
             if (pc.signalingState !== 'have-local-offer') {
                 // an answer to an offer we have since rolled back
@@ -591,6 +598,8 @@ window.callsClient = {
             remoteStreams: [...call.audio.keys()],
             rttMs: call.rtt,
             pongs: call.pongs,
+            offersSent: call.offersSent,
+            answersSent: call.answersSent,
             errors: [...call.errors],
         };
     },

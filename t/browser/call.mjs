@@ -17,6 +17,8 @@
 //                     (default: the page's own: /calls/ws for rtcpeer,
 //                     <page dir>/calls/ws for web)
 //   --min-packets N   inbound audio packets required per stream (100 = 2 s)
+//   --check-voice     also require that every page saw every other page
+//                     speaking (a user_voice_on event from the server's VAD)
 //   --wav FILE        fake microphone (default: $BUILD/media/tone-440.wav,
 //                     made by t/media/make_wav.py when missing)
 //   --selftest        no server needed: serve $BUILD/browser and web/ from a
@@ -28,7 +30,11 @@
 // Tests, for a call: one per (listener, speaker) pair - page i received
 // audio from page j, i.e. inbound-rtp packetsReceived >= --min-packets and
 // totalAudioEnergy > 0 for the stream whose msid is page j's session id -
-// then one per page for the data-channel ping round trip.
+// then one per page for the data-channel ping round trip; with
+// --check-voice one per pair for user_voice_on; for the web client (2+
+// pages) three for the microphone button: page 1 mutes and page 2 sees
+// user_muted; page 1 unmutes with no new offer (replaceTrack) and page 2
+// sees user_unmuted; page 2 then receives page 1's audio again.
 // Exit status: 0 all passed, 1 a test failed, 2 could not run / timed out.
 
 import {spawnSync} from 'node:child_process';
@@ -49,14 +55,14 @@ function usage(msg) {
         console.error(`call.mjs: ${msg}`);
     }
     console.error('usage: node t/browser/call.mjs [--pages N] [--room R] [--seconds S] ' +
-        '[--client rtcpeer|web] [--ws URL] [--min-packets N] [--wav FILE] URL\n' +
+        '[--client rtcpeer|web] [--ws URL] [--min-packets N] [--wav FILE] [--check-voice] URL\n' +
         '       node t/browser/call.mjs --selftest');
     process.exit(2);
 }
 
 function parseArgs(argv) {
     const opt = {pages: 2, room: null, seconds: 30, client: 'rtcpeer', ws: null,
-        minPackets: 100, wav: null, selftest: false, url: null};
+        minPackets: 100, wav: null, selftest: false, checkVoice: false, url: null};
     const positional = [];
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
@@ -75,6 +81,7 @@ function parseArgs(argv) {
         case '--min-packets': opt.minPackets = Number(value()); break;
         case '--wav': opt.wav = value(); break;
         case '--selftest': opt.selftest = true; break;
+        case '--check-voice': opt.checkVoice = true; break;
         case '-h': case '--help': usage(); break;
         default:
             if (a.startsWith('--')) {
@@ -123,12 +130,18 @@ const tap = {
 
 // ---- the browser ----
 
-function ensureWav(file) {
-    if (fs.existsSync(file)) {
+// Makes the default WAV when it is missing or older than its generator
+// (a --wav given by the caller is used as it is).
+function ensureWav(file, generated = true) {
+    const script = path.join(repo, 't', 'media', 'make_wav.py');
+    if (fs.existsSync(file) && (!generated || fs.statSync(file).mtimeMs >= fs.statSync(script).mtimeMs)) {
         return;
     }
+    if (!generated) {
+        throw new Error(`no such WAV: ${file}`);
+    }
     fs.mkdirSync(path.dirname(file), {recursive: true});
-    const r = spawnSync('/usr/bin/python3', [path.join(repo, 't', 'media', 'make_wav.py'), file],
+    const r = spawnSync('/usr/bin/python3', [script, file],
         {stdio: 'inherit'});
     if (r.status !== 0) {
         throw new Error(`make_wav.py failed (${r.status})`);
@@ -229,6 +242,22 @@ function heard(snap, from, minPackets) {
     return !!s && s.packetsReceived >= minPackets && s.totalAudioEnergy > 0;
 }
 
+function sawSpeaking(snap, from) {
+    const p = snap.state.participants && snap.state.participants[from];
+    return !!p && p.voiceOns > 0;
+}
+
+async function waitFor(what, fn, ms) {
+    const end = Date.now() + ms;
+    for (;;) {
+        const v = await fn();
+        if (v || Date.now() > end) {
+            return v;
+        }
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
 function dumpPage(p, snap) {
     tap.diag(`page ${p.index}: ${JSON.stringify(snap ? snap.state : null)}`);
     if (snap) {
@@ -241,7 +270,7 @@ function dumpPage(p, snap) {
 
 async function runCall(opt) {
     const wav = opt.wav || path.join(buildDir(), 'media', 'tone-440.wav');
-    ensureWav(wav);
+    ensureWav(wav, !opt.wav);
     if (opt.client === 'rtcpeer') {
         await build();
     }
@@ -283,6 +312,7 @@ async function runCall(opt) {
             const ids = snaps.map((s) => s.sessionID);
             const done = ids.every(Boolean) &&
                 pairs.every(([a, b]) => heard(snaps[a.index - 1], ids[b.index - 1], opt.minPackets)) &&
+                (!opt.checkVoice || pairs.every(([a, b]) => sawSpeaking(snaps[a.index - 1], ids[b.index - 1]))) &&
                 snaps.every((s) => s.rttMs > 0);
             if (done || errored || Date.now() > deadline) {
                 break;
@@ -290,7 +320,8 @@ async function runCall(opt) {
             await new Promise((r) => setTimeout(r, 500));
         }
 
-        console.log(`1..${pairs.length + pages.length}`);
+        const micTests = opt.client === 'web' && pages.length >= 2 ? 3 : 0;
+        console.log(`1..${pairs.length + pages.length + (opt.checkVoice ? pairs.length : 0) + micTests}`);
         for (const s of snaps) {
             tap.diag(`page ${snaps.indexOf(s) + 1}: session ${s.sessionID} status "${s.status}"` +
                 (s.errors.length ? ` errors ${JSON.stringify(s.errors)}` : ''));
@@ -307,6 +338,16 @@ async function runCall(opt) {
             const s = snaps[p.index - 1];
             tap.ok(s.rttMs > 0, `page ${p.index} data channel ping answered (rtt=${s.rttMs.toFixed(1)} ms)`);
         }
+        if (opt.checkVoice) {
+            for (const [a, b] of pairs) {
+                const from = snaps[b.index - 1].sessionID;
+                tap.ok(sawSpeaking(snaps[a.index - 1], from),
+                    `page ${a.index} saw page ${b.index} speaking (user_voice_on)`);
+            }
+        }
+        if (micTests) {
+            await micButtonTests(pages, snaps, opt);
+        }
         if (tap.failed > 0 || errored) {
             pages.forEach((p) => dumpPage(p, snaps[p.index - 1]));
         }
@@ -322,6 +363,36 @@ async function runCall(opt) {
     } finally {
         await browser.close().catch(() => {});
     }
+}
+
+// The web client's microphone button, pressed on page 1, watched from page 2.
+async function micButtonTests(pages, snaps, opt) {
+    const [p1, p2] = pages;
+    const s1 = snaps[0].sessionID;
+    const participant = () => p2.page.evaluate((id) => {
+        const p = window.callsClient.state.participants[id];
+        return p ? p.muted : null;
+    }, s1);
+    const packetsFrom1 = async () => {
+        const st = await p2.page.evaluate(() => window.callsClient.audioStats());
+        return st[s1] ? st[s1].packetsReceived : 0;
+    };
+
+    await p1.page.click('#mic');                       // off: replaceTrack(null) + mute
+    const muted = await waitFor('muted', async () => (await participant()) === true, 10000);
+    tap.ok(muted, 'page 1 mic off: page 2 sees it muted (user_muted)');
+
+    const offersBefore = await p1.page.evaluate(() => window.callsClient.state.offersSent);
+    const packetsBefore = await packetsFrom1();
+    await p1.page.click('#mic');                       // on again: replaceTrack(track) + unmute
+    const unmuted = await waitFor('unmuted', async () => (await participant()) === false, 10000);
+    const offersAfter = await p1.page.evaluate(() => window.callsClient.state.offersSent);
+    tap.ok(unmuted && offersAfter === offersBefore,
+        `page 1 mic on: page 2 sees it unmuted, no renegotiation (offers ${offersBefore} -> ${offersAfter})`);
+
+    const want = packetsBefore + opt.minPackets;
+    const resumed = await waitFor('resumed', async () => (await packetsFrom1()) >= want, 15000);
+    tap.ok(resumed, `page 2 receives page 1 again after unmute (packets ${packetsBefore} -> ${await packetsFrom1()})`);
 }
 
 // ---- self-test, no server ----

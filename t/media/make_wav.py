@@ -10,7 +10,12 @@ separated by short near-silent gaps, with a slow vibrato and two harmonics.
 The fundamental stays the strongest component, so a receiver can still
 find it with an FFT.
 
+Each loop ends in a pause (--pause, default 3 s of near silence): rtcd's
+VAD only turns voice off after a second of steady level, so without pauses
+someone who joins while another talks would never see user_voice_on.
+
     /usr/bin/python3 t/media/make_wav.py OUT.wav [--freq 440] [--seconds 8]
+                                                 [--pause 3]
 
 Standard library only.
 """
@@ -26,7 +31,8 @@ RATE = 48000
 
 
 def syllables(seconds, rng):
-    """Yield (start, length) in seconds for each burst of tone."""
+    """Yield (start, length) in seconds for each burst of tone, within the
+    first `seconds`."""
     t = 0.05
     while t < seconds - 0.1:
         length = rng.uniform(0.12, 0.38)
@@ -47,11 +53,11 @@ def envelope(x):
     return 1.0
 
 
-def render(freq, seconds, seed):
+def render(freq, seconds, pause, seed):
     rng = random.Random(seed)
     n = int(seconds * RATE)
     amp = [0.0] * n
-    for start, length in syllables(seconds, rng):
+    for start, length in syllables(seconds - pause, rng):
         peak = rng.uniform(0.35, 0.8)       # loudness varies per syllable
         a = int(start * RATE)
         m = int(length * RATE)
@@ -80,13 +86,17 @@ def main(argv):
                     help='fundamental in Hz (default 440)')
     ap.add_argument('--seconds', type=float, default=8.0,
                     help='length; Chromium loops it (default 8)')
+    ap.add_argument('--pause', type=float, default=3.0,
+                    help='near silence at the end of each loop (default 3)')
     ap.add_argument('--seed', type=int, default=1,
                     help='seed of the syllable pattern (default 1)')
     args = ap.parse_args(argv)
     if not 50 <= args.freq <= 8000 or not 1 <= args.seconds <= 120:
         ap.error('freq must be 50..8000 Hz and seconds 1..120')
+    if not 0 <= args.pause <= args.seconds - 1:
+        ap.error('pause must be 0..seconds-1')
 
-    data = render(args.freq, args.seconds, args.seed)
+    data = render(args.freq, args.seconds, args.pause, args.seed)
     with wave.open(args.out, 'wb') as w:
         w.setnchannels(1)
         w.setsampwidth(2)

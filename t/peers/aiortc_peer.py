@@ -2,7 +2,8 @@
 """aiortc test participant for ngx_calls' standalone signaling (/calls/ws).
 
     /usr/bin/python3 t/peers/aiortc_peer.py URL ROOM [SECONDS [FREQ]]
-            [--muted] [--expect-peers N] [--insecure] [--legacy-sctp-sdp] [-v]
+            [--muted] [--bursts] [--expect-peers N] [--insecure]
+            [--legacy-sctp-sdp] [-v]
     /usr/bin/python3 t/peers/aiortc_peer.py --dry-run [--freq HZ]
 
 It joins ROOM, offers first with only the `calls-dc` data channel, adds
@@ -67,14 +68,28 @@ class ProtocolError(Exception):
 # ---------------------------------------------------------------------------
 # media
 
+def burst_envelope(n):
+    """Speech-like on/off gain for sample indexes n: in each 8 s cycle,
+    4.5 s of 300 ms bursts with 150 ms gaps (10 ms ramps), then 3.5 s of
+    silence.  rtcd's VAD needs the level to vary (voice on) and then to
+    be steady for a second (voice off); a constant sine never turns it on."""
+    t = (n % (8 * RATE)) / RATE
+    phase = (t % 0.45)
+    on = (t < 4.5) & (phase < 0.3)
+    ramp = np.minimum(np.minimum(phase, 0.3 - phase) / 0.01, 1.0)
+    return np.where(on, np.clip(ramp, 0.0, 1.0), 0.0)
+
+
 class ToneTrack(AudioStreamTrack):
     """A sine of `freq` Hz as 20 ms mono s16 frames at 48 kHz, paced in
-    real time (aiortc pulls frames as fast as recv() returns them)."""
+    real time (aiortc pulls frames as fast as recv() returns them);
+    optionally in speech-like bursts."""
 
-    def __init__(self, freq, amplitude=0.3):
+    def __init__(self, freq, amplitude=0.3, bursts=False):
         super().__init__()
         self.freq = freq
         self.amplitude = amplitude
+        self.bursts = bursts
         self.frames = 0
         self._start = None
         self._pts = 0
@@ -96,6 +111,8 @@ class ToneTrack(AudioStreamTrack):
         # frames
         n = np.arange(pts, pts + FRAME_SAMPLES)
         wave = self.amplitude * np.sin(2 * np.pi * self.freq * n / RATE)
+        if self.bursts:
+            wave *= burst_envelope(n)
         samples = np.round(wave * 32767).astype('<i2').reshape(1, -1)
         frame = AudioFrame.from_ndarray(samples, format='s16', layout='mono')
         frame.sample_rate = RATE
@@ -511,7 +528,7 @@ class Peer:
 
     async def add_audio(self):
         """The first unmute: a new m=audio via our own offer, then unmute."""
-        self.tone = ToneTrack(self.args.freq)
+        self.tone = ToneTrack(self.args.freq, bursts=self.args.bursts)
         self.pc.addTrack(self.tone)
         await self.make_offer()
         await self.send({'action': 'unmute'})
@@ -709,7 +726,7 @@ def msgpack_uint(data):
 # ---------------------------------------------------------------------------
 # dry run: no server
 
-async def dry_run(freq, legacy_sctp_sdp):
+async def dry_run(freq, bursts, legacy_sctp_sdp):
     pc = new_peer_connection(legacy_sctp_sdp)
     pc.createDataChannel('calls-dc')
     await pc.setLocalDescription(await pc.createOffer())
@@ -723,7 +740,7 @@ async def dry_run(freq, legacy_sctp_sdp):
     from aiortc.jitterbuffer import JitterFrame
     opus = next(c for c in CODECS['audio'] if c.mimeType == 'audio/opus')
     enc, dec = get_encoder(opus), get_decoder(opus)
-    tone = ToneTrack(freq)
+    tone = ToneTrack(freq, bursts=bursts)
     stats = RemoteAudio('dry-run', None, None, time.monotonic())
     for i in range(250):                 # 5 s
         payloads, timestamp = enc.encode(tone.make_frame(i * FRAME_SAMPLES))
@@ -749,6 +766,8 @@ def parse_args(argv):
     ap.add_argument('--freq', dest='freq_opt', type=float, default=None, metavar='HZ',
                     help='tone frequency, overrides FREQ (handy with --dry-run)')
     ap.add_argument('--muted', action='store_true', help='never send audio')
+    ap.add_argument('--bursts', action='store_true',
+                    help='send the tone in speech-like bursts with pauses (for VAD)')
     ap.add_argument('--expect-peers', type=int, default=None, metavar='N',
                     help='exit 1 unless audio (rms > 0.001) came from at least N remote streams')
     ap.add_argument('--insecure', action='store_true',
@@ -834,7 +853,7 @@ def main(argv):
     signal.alarm(int(args.seconds) + 60)
 
     if args.dry_run:
-        sdp, check = asyncio.run(dry_run(args.freq, args.legacy_sctp_sdp))
+        sdp, check = asyncio.run(dry_run(args.freq, args.bursts, args.legacy_sctp_sdp))
         sys.stdout.write(sdp)
         print(json.dumps(check, sort_keys=True), file=sys.stderr)
         return 0

@@ -104,7 +104,7 @@ function upsert(sessionID, changes) {
     if (!sessionID) {
         return;
     }
-    const p = state.participants[sessionID] || {muted: true, speaking: false};
+    const p = state.participants[sessionID] || {muted: true, speaking: false, voiceOns: 0};
     state.participants[sessionID] = Object.assign(p, changes);
 }
 
@@ -229,6 +229,9 @@ function onWSMessage(ev) {
         break;
     case 'user_voice_on':
         upsert(data.session_id, {speaking: true});
+        if (data.session_id) {
+            state.participants[data.session_id].voiceOns++;
+        }
         break;
     case 'user_voice_off':
         upsert(data.session_id, {speaking: false});
