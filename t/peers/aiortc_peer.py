@@ -398,10 +398,18 @@ class Peer:
             reader = self.spawn(self.read_ws())
             self.spawn(self.sdp_worker())
             await self.send({'action': 'join', 'data': {'channelID': args.room}})
-            try:
-                await asyncio.wait_for(self.joined.wait(), 10)
-            except asyncio.TimeoutError:
-                raise ProtocolError('no join event within 10 s') from None
+            # the join event, unless the server refuses or hangs up first
+            joined = asyncio.ensure_future(self.joined.wait())
+            failed = self.failed_future()
+            await asyncio.wait([joined, reader, failed], timeout=10,
+                               return_when=asyncio.FIRST_COMPLETED)
+            joined.cancel()
+            failed.cancel()
+            if self.protocol_error is not None:
+                raise ProtocolError(self.protocol_error)
+            if not self.joined.is_set():
+                raise ProtocolError('no join event within 10 s' if not reader.done()
+                                    else 'signaling WebSocket closed before the join event')
 
             self.start_peer()
             # the first offer: only the data channel (no track added yet)
