@@ -78,7 +78,7 @@ class Call {
         this.status = 'connecting';
         this.sessionID = null;
         this.callID = null;
-        this.participants = new Map();  // session id -> {muted, speaking}
+        this.participants = new Map();  // session id -> {muted, speaking, voiceOns}
         this.audio = new Map();         // sender session id -> <audio>
         this.trackSender = new Map();   // remote track id -> sender session id
         this.pc = null;
@@ -96,12 +96,14 @@ class Call {
         this.offersSent = 0;
         this.answersSent = 0;
         this.closed = false;
+        this.failed = false;
         this.connectedOnce = false;
     }
 
     async start() {
         // Ask for the microphone now, while we still hold the click's user
-        // activation; it is added to the peer later, after the first answer.
+        // activation; it is added to the peer once the media connection is
+        // up, so that the first offer carries only the data channel.
         if (this.wantMic) {
             try {
                 await this.getMic();
@@ -169,6 +171,10 @@ class Call {
             this.upsert(data.session_id, {});
             break;
         case 'user_left':
+            if (data.session_id === this.sessionID) {
+                this.teardown('removed from the call', true);
+                return;
+            }
             this.participants.delete(data.session_id);
             this.dropAudio(data.session_id);
             break;
@@ -255,7 +261,7 @@ class Call {
 
         if (msg.type === 'candidate') {
             if (pc.remoteDescription) {
-                await pc.addIceCandidate(msg.candidate);
+                await this.addCandidate(msg.candidate);
             } else {
                 this.pendingCandidates.push(msg.candidate);
             }
@@ -292,7 +298,16 @@ class Call {
         const queued = this.pendingCandidates;
         this.pendingCandidates = [];
         for (const c of queued) {
-            await this.pc.addIceCandidate(c);
+            await this.addCandidate(c);
+        }
+    }
+
+    // One unusable candidate is not fatal; ICE may well work with others.
+    async addCandidate(candidate) {
+        try {
+            await this.pc.addIceCandidate(candidate);
+        } catch (err) {
+            console.warn('calls: candidate rejected:', err.message, JSON.stringify(candidate));
         }
     }
 
@@ -316,6 +331,10 @@ class Call {
     }
 
     onTrack(ev) {
+        if (ev.track.kind !== 'audio') {
+            console.debug('calls: ignoring a remote', ev.track.kind, 'track');
+            return;
+        }
         const sender = senderOf(ev);
         this.trackSender.set(ev.track.id, sender);
         let el = this.audio.get(sender);
