@@ -64,9 +64,10 @@ package Test::Calls;
 #   ws                a WebSocket script, see below
 #   timeout           seconds for each wait (default 5; x3 under asan)
 #   error_log         lines that must appear in error.log during the block
-#   error_log_like    regexes that must match error.log lines; lines with
-#                     [alert], [crit], [emerg], "Sanitizer" or "runtime
-#                     error:" fail the block unless one of these matches
+#   error_log_like    regexes that must match error.log lines
+#                     Lines with [alert], [crit], [emerg], "Sanitizer" or
+#                     "runtime error:" fail the block unless they contain
+#                     an error_log line or match an error_log_like regex.
 #   no_error_log      lines that must not appear
 #
 # WebSocket scripts (--- ws): one command per line; "@name" in front picks
@@ -231,7 +232,9 @@ sub run_tests {
         my $b = $done[$i];
         my $from = $b->{_log_from};
         my $to = $i < $#done ? $done[$i + 1]{_log_from} : undef;
-        my @allowed = map { qr/$_/ } _lines($b, 'error_log_like');
+        # lines the block expects are no surprise
+        my @allowed = ((map { qr/$_/ } _lines($b, 'error_log_like')),
+                       (map { qr/\Q$_\E/ } _lines($b, 'error_log')));
 
         my @bad = Test::Calls::Nginx->bad_lines($t->error_log($from, $to),
                                                 @allowed);
