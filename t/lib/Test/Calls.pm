@@ -40,9 +40,10 @@ package Test::Calls;
 #   a WebSocket handshake must use GET
 #
 # Sections (all optional; $TEST_NGINX_* placeholders are replaced in
-# every section: HTTP_PORT, HTTP_PORT2, RTCD_PORT, TLS_PORT, STREAM_PORT,
-# MEDIA_PORT (free for TCP and UDP), SERVER_ROOT (the temporary
-# directory), REPO, BUILD, and any TEST_NGINX_* environment variable):
+# every section: HTTP_PORT, HTTP_PORT2, HTTP_PORT3, RTCD_PORT, TLS_PORT,
+# STREAM_PORT, MEDIA_PORT (free for TCP and UDP), SERVER_ROOT (the
+# temporary directory), REPO, BUILD, and any TEST_NGINX_* environment
+# variable):
 #
 #   main_config       top level of nginx.conf
 #   http_config       inside http {}

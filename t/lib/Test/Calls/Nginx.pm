@@ -58,6 +58,7 @@ sub ports {
     unless (%PORTS) {
         $PORTS{HTTP_PORT} = _free_port(0);
         $PORTS{HTTP_PORT2} = _free_port(0);
+        $PORTS{HTTP_PORT3} = _free_port(0);
         $PORTS{RTCD_PORT} = _free_port(0);
         $PORTS{TLS_PORT} = _free_port(0);
         $PORTS{STREAM_PORT} = _free_port(0);
