@@ -197,6 +197,8 @@ send {"action":"sdp","data":5}
 recv_json {"event":"error","data":{"message":"sdp: \"data\" must be a non-empty string"}}
 send {"action":"ice","data":""}
 recv_json {"event":"error","data":{"message":"ice: \"data\" must be a non-empty string"}}
+send {"action":"sdp","data":"{\"type\":\"offer\",\"sdp\":\"not an sdp\"}"}
+recv_json {"event":"error","data":{"message":"~."}}
 send {"action":"leave"}
 send {"action":"join","data":{"channelID":"room-1"}}
 recv_json {"event":"join","data":{"session_id":"~.","call_id":"~."}}

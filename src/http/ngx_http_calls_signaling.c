@@ -499,6 +499,21 @@ ngx_http_calls_signaling_event(ngx_calls_endpoint_t *ep,
         return;
     }
 
+    /* what concerns a session we left is of no use to the client */
+
+    if ((ev->type == NGX_CALLS_EVENT_SIGNAL
+         || ev->type == NGX_CALLS_EVENT_ERROR)
+        && ev->session_id.len
+        && !(ctx->joined
+             && ngx_http_calls_signaling_same(&ev->session_id,
+                                              &ctx->session_id)))
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                       "calls signaling: event of session \"%V\" dropped",
+                       &ev->session_id);
+        return;
+    }
+
     switch (ev->type) {
 
     case NGX_CALLS_EVENT_SIGNAL:
@@ -522,11 +537,19 @@ ngx_http_calls_signaling_event(ngx_calls_endpoint_t *ep,
         return;
 
     case NGX_CALLS_EVENT_VOICE_ON:
-        ngx_http_calls_signaling_user(ctx, "user_voice_on", &ev->session_id);
+        if (ctx->joined) {
+            ngx_http_calls_signaling_user(ctx, "user_voice_on",
+                                          &ev->session_id);
+        }
+
         return;
 
     case NGX_CALLS_EVENT_VOICE_OFF:
-        ngx_http_calls_signaling_user(ctx, "user_voice_off", &ev->session_id);
+        if (ctx->joined) {
+            ngx_http_calls_signaling_user(ctx, "user_voice_off",
+                                          &ev->session_id);
+        }
+
         return;
 
     case NGX_CALLS_EVENT_CLOSE:

@@ -396,9 +396,15 @@ ngx_http_calls_ws_accept(ngx_http_request_t *r,
     r->read_event_handler = ngx_http_calls_ws_read_handler;
     r->write_event_handler = ngx_http_calls_ws_write_handler;
 
+    /*
+     * The ping timer does not hold up a worker that is shutting down:
+     * the read or send timer does, and the next ping closes with 1001.
+     */
+
     ws->ping.handler = ngx_http_calls_ws_ping_handler;
     ws->ping.data = ws;
     ws->ping.log = c->log;
+    ws->ping.cancelable = 1;
 
     ngx_add_timer(&ws->ping, conf->ping_interval);
     ngx_add_timer(rev, conf->timeout);
@@ -1229,6 +1235,9 @@ ngx_http_calls_ws_frame_header(ngx_http_calls_ws_t *ws)
 
         m = ngx_palloc(ws->pool, size);
         if (m == NULL) {
+            ngx_log_error(NGX_LOG_ERR, ws->connection->log, 0,
+                          "WebSocket message buffer of %uz bytes "
+                          "not allocated", size);
             ws->abort = 1;
             return NGX_ERROR;
         }
