@@ -233,6 +233,10 @@ SKIP: {
     my ($ws, $res) = ws_connect('/ws');
     ok($ws, 'shutdown: handshake');
 
+    # one that will not answer the close frame
+    my ($mute) = ws_connect('/ws');
+    my $mark = $t->log_size;
+
     $t->signal('QUIT');
 
     my $f = $ws->read_message(5);
@@ -241,6 +245,15 @@ SKIP: {
 
     $ws->send_close(1001);
     ok($ws->wait_eof(5), 'shutdown: connection closed');
+
+    $f = $mute->read_message(5, keep_control => 1);
+    $f = $mute->read_message(5, keep_control => 1)
+        while $f && !$f->{eof} && $f->{opcode} != 0x8;
+    is($f && $f->{code}, 1001, 'shutdown, no answer: close 1001');
+    ok($mute->wait_eof(5), 'shutdown, no answer: closed after a while');
+    ok(wait_for_log(qr/WebSocket client did not answer the close frame/,
+                    3, $mark),
+       'shutdown, no answer: logged');
 }
 
 stop_nginx();

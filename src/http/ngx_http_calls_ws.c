@@ -760,13 +760,22 @@ ngx_http_calls_ws_ping_handler(ngx_event_t *ev)
     c = ws->connection;
 
     if (ws->close_sent) {
-        ngx_log_error(NGX_LOG_INFO, c->log, 0,
-                      "WebSocket client did not finish the closing "
-                      "handshake in time");
 
         /* no reply needed any more; output still queued is given up */
+
         ws->failed = 1;
         ws->abort = ngx_http_calls_ws_pending(ws);
+
+        if (ws->abort) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "WebSocket client does not read: close frame "
+                          "not sent in %M ms, %uz bytes queued",
+                          ws->conf->timeout, ws->queued);
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "WebSocket client did not answer the close frame");
+        }
 
     } else if (ngx_exiting || ngx_terminate) {
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
