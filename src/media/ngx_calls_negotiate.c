@@ -530,7 +530,7 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
         }
     }
 
-    if (tr->role != NGX_CALLS_TR_RECV || tr->rejected) {
+    if (tr->role == NGX_CALLS_TR_DATA || tr->rejected) {
         return 0;
     }
 
@@ -545,6 +545,10 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
             tr->source = NULL;
         }
 
+        if (tr->sink) {
+            ngx_calls_sink_destroy(tr->sink);
+        }
+
         return 0;
     }
 
@@ -555,7 +559,21 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
         return -1;
     }
 
-    tr->pt = c->pt;
+    /*
+     * An m-section we offered keeps our payload type (browsers refuse
+     * renumbering).  The client may still send on it: after a rollback a
+     * browser can attach its microphone to one of our m-sections.
+     */
+
+    if (tr->role == NGX_CALLS_TR_RECV) {
+        tr->pt = c->pt;
+
+    } else if (c->pt != tr->pt) {
+        ngx_calls_error(s, "offer refused: m-section %zu (mid %s) changed "
+                        "the opus payload type from %u to %u", i, m->mid,
+                        tr->pt, c->pt);
+        return -1;
+    }
 
     sends = (m->dir == NGX_CALLS_SDP_SENDRECV
              || m->dir == NGX_CALLS_SDP_SENDONLY);
@@ -1008,22 +1026,18 @@ ngx_calls_negotiate_local(ngx_calls_session_t *s, int offer,
             strcpy(m->extmaps[m->nextmaps++].uri, NGX_CALLS_URI_TWCC);
         }
 
-        if (tr->role == NGX_CALLS_TR_RECV) {
+        /* an m-section whose sender left stays, carrying nothing */
+
+        sink = tr->sink;
+
+        if (sink == NULL) {
             m->dir = tr->client_sends ? NGX_CALLS_SDP_RECVONLY
                                       : NGX_CALLS_SDP_INACTIVE;
             continue;
         }
 
-        sink = tr->sink;
-
-        if (sink == NULL) {
-
-            /* its sender left: the m-section stays, carrying nothing */
-            m->dir = NGX_CALLS_SDP_INACTIVE;
-            continue;
-        }
-
-        m->dir = NGX_CALLS_SDP_SENDONLY;
+        m->dir = tr->client_sends ? NGX_CALLS_SDP_SENDRECV
+                                  : NGX_CALLS_SDP_SENDONLY;
 
         /* stream id and CNAME: the sender's session id, as rtcd */
         snprintf(m->msid_stream, sizeof(m->msid_stream), "%s",
