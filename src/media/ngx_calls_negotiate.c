@@ -626,11 +626,30 @@ ngx_calls_negotiate_extmaps(ngx_calls_session_t *s, ngx_calls_sdp_media_t *m)
 }
 
 
+/*
+ * An id for an extension the client has not used yet: the one browsers
+ * pick for it when free.  Our offer may cross an offer of the client's,
+ * and Chrome refuses to see an id it used change meaning, even one of a
+ * rolled back offer.
+ */
+
 static uint8_t
 ngx_calls_negotiate_ext_id(ngx_calls_session_t *s, const char *uri,
     int allocate)
 {
-    uint8_t  id;
+    uint8_t  id, want;
+
+    static const char  *usual[NGX_CALLS_RTP_MAX_EXT_ID + 1] = {
+        NULL,
+        NGX_CALLS_URI_AUDIO_LEVEL,                /* 1 */
+        NGX_CALLS_URI_ABS_SEND_TIME,              /* 2 */
+        NGX_CALLS_URI_TWCC,                       /* 3 */
+        NGX_CALLS_URI_MID,                        /* 4 */
+        NULL, NULL, NULL, NULL, NULL,
+        NGX_CALLS_URI_RID,                        /* 10 */
+        NGX_CALLS_URI_RRID,                       /* 11 */
+        NULL, NULL, NULL
+    };
 
     for (id = 1; id <= NGX_CALLS_RTP_MAX_EXT_ID; id++) {
         if (strcmp(s->ext_uris[id], uri) == 0) {
@@ -642,14 +661,36 @@ ngx_calls_negotiate_ext_id(ngx_calls_session_t *s, const char *uri,
         return 0;
     }
 
+    want = 0;
+
     for (id = 1; id <= NGX_CALLS_RTP_MAX_EXT_ID; id++) {
-        if (s->ext_uris[id][0] == '\0') {
-            snprintf(s->ext_uris[id], NGX_CALLS_SDP_MAX_URI, "%s", uri);
-            return id;
+        if (usual[id] && strcmp(usual[id], uri) == 0
+            && s->ext_uris[id][0] == '\0')
+        {
+            want = id;
+            break;
         }
     }
 
-    return 0;
+    /* else the first id free and not usually taken by something else */
+
+    for (id = 1; want == 0 && id <= NGX_CALLS_RTP_MAX_EXT_ID; id++) {
+        if (s->ext_uris[id][0] == '\0' && usual[id] == NULL) {
+            want = id;
+        }
+    }
+
+    for (id = 1; want == 0 && id <= NGX_CALLS_RTP_MAX_EXT_ID; id++) {
+        if (s->ext_uris[id][0] == '\0') {
+            want = id;
+        }
+    }
+
+    if (want) {
+        snprintf(s->ext_uris[want], NGX_CALLS_SDP_MAX_URI, "%s", uri);
+    }
+
+    return want;
 }
 
 
