@@ -660,6 +660,7 @@ ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len)
     size_t                      ulen;
     uint32_t                    hash;
     ngx_str_t                   ufrag;
+    ngx_calls_stun_rc_e         why;
     const uint8_t              *u;
     ngx_str_node_t             *sn;
     ngx_calls_addr_node_t      *an;
@@ -697,12 +698,16 @@ ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len)
         return;
     }
 
-    u = ngx_calls_stun_local_ufrag(buf, len, &ulen);
+    u = ngx_calls_stun_local_ufrag(buf, len, &ulen, &why);
 
     if (u == NULL) {
         ngx_calls_count(NGX_CALLS_CNT_RX_PACKETS, 1);
         ngx_calls_count(NGX_CALLS_CNT_RX_BYTES, len);
-        ngx_calls_count(NGX_CALLS_CNT_DROP_STUN_MALFORMED, 1);
+        ngx_calls_count(why == NGX_CALLS_STUN_NOT_REQUEST
+                        ? NGX_CALLS_CNT_DROP_STUN_NOT_REQUEST
+                        : why == NGX_CALLS_STUN_UNKNOWN_USER
+                          ? NGX_CALLS_CNT_DROP_STUN_UNKNOWN_USER
+                          : NGX_CALLS_CNT_DROP_STUN_MALFORMED, 1);
         return;
     }
 

@@ -62,18 +62,28 @@ ngx_calls_stun_init(void)
 
 
 const uint8_t *
-ngx_calls_stun_local_ufrag(const uint8_t *buf, size_t len, size_t *ufrag_len)
+ngx_calls_stun_local_ufrag(const uint8_t *buf, size_t len, size_t *ufrag_len,
+    ngx_calls_stun_rc_e *why)
 {
     uint16_t        ulen;
     const uint8_t  *user, *colon;
     StunMessage     msg;
 
-    if (ngx_calls_stun_parse(&msg, buf, len) != 0
-        || stun_message_get_class(&msg) != STUN_REQUEST
-        || stun_message_get_method(&msg) != STUN_BINDING)
-    {
+    *why = NGX_CALLS_STUN_MALFORMED;
+
+    if (ngx_calls_stun_parse(&msg, buf, len) != 0) {
         return NULL;
     }
+
+    if (stun_message_get_class(&msg) != STUN_REQUEST
+        || stun_message_get_method(&msg) != STUN_BINDING)
+    {
+        *why = NGX_CALLS_STUN_NOT_REQUEST;
+        return NULL;
+    }
+
+    /* a request without "ufrag:ufrag" names no one */
+    *why = NGX_CALLS_STUN_UNKNOWN_USER;
 
     user = stun_message_find(&msg, STUN_ATTRIBUTE_USERNAME, &ulen);
     if (user == NULL) {

@@ -53,11 +53,12 @@ void ngx_calls_stun_init(void);
 /*
  * For the lookup of a datagram from an unknown address: if buf is a
  * well-formed STUN Binding Request with a USERNAME "local:remote",
- * returns a pointer to "local" (inside buf) and its length; else NULL.
+ * returns a pointer to "local" (inside buf) and its length; else NULL
+ * and in *why NGX_CALLS_STUN_MALFORMED or NGX_CALLS_STUN_NOT_REQUEST.
  * Nothing is verified yet.
  */
 const uint8_t *ngx_calls_stun_local_ufrag(const uint8_t *buf, size_t len,
-    size_t *ufrag_len);
+    size_t *ufrag_len, ngx_calls_stun_rc_e *why);
 
 /*
  * Checks a STUN message against our credentials (ufrag, pwd) and, when

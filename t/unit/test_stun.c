@@ -120,7 +120,7 @@ test_vectors(void)
     struct sockaddr_storage ss;
 
     u = ngx_calls_stun_local_ufrag(rfc5769_request, sizeof(rfc5769_request),
-                                   &ulen);
+                                   &ulen, &rc);
     ok(u != NULL && ulen == 4 && memcmp(u, "evtj", 4) == 0,
        "RFC 5769 request: local ufrag is evtj");
 
@@ -202,6 +202,14 @@ test_vectors(void)
                                 NULL, (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_NOT_REQUEST, "RFC 5769 response: not answered");
+    ok(ngx_calls_stun_local_ufrag(rfc5769_response4,
+                                  sizeof(rfc5769_response4), &ulen, &rc)
+       == NULL && rc == NGX_CALLS_STUN_NOT_REQUEST,
+       "a response names no session: not a request");
+    ok(ngx_calls_stun_local_ufrag(rfc5769_request,
+                                  sizeof(rfc5769_request) - 1, &ulen, &rc)
+       == NULL && rc == NGX_CALLS_STUN_MALFORMED,
+       "a cut request names no session: malformed");
 
     /* and the vectors decode: checks our transcription and libnice */
 
@@ -268,7 +276,7 @@ test_browser_check(void)
                           "server-password-1234567", 1, 1);
     ok(reqlen > 0, "libnice made a controlling check");
 
-    u = ngx_calls_stun_local_ufrag(req, reqlen, &ulen);
+    u = ngx_calls_stun_local_ufrag(req, reqlen, &ulen, &rc);
     ok(u != NULL && ulen == 8 && memcmp(u, "srvUfrag", 8) == 0,
        "local ufrag of a browser check");
 
@@ -379,6 +387,7 @@ test_garbage(void)
 {
     int                     i, j, answered;
     size_t                  n, ulen, len;
+    ngx_calls_stun_rc_e     rc;
     uint8_t                 buf[sizeof(rfc5769_request)];
     uint8_t                 out[NGX_CALLS_STUN_MAX_RESPONSE];
     struct sockaddr_in      sin;
@@ -397,7 +406,7 @@ test_garbage(void)
 
         len = random() % (sizeof(buf) + 1);
 
-        (void) ngx_calls_stun_local_ufrag(buf, len, &ulen);
+        (void) ngx_calls_stun_local_ufrag(buf, len, &ulen, &rc);
 
         if (ngx_calls_stun_process(buf, len, "evtj", vec_pwd, NULL,
                                    (struct sockaddr *) &sin, sizeof(sin),
