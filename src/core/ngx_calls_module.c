@@ -98,10 +98,25 @@ ngx_calls_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_calls_conf_t *ccf = conf;
 
     char                 err[256];
+    ngx_core_conf_t     *core;
     ngx_pool_cleanup_t  *cln;
 
     if (ccf->media == NULL) {
         return NGX_CONF_OK;
+    }
+
+    core = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    /*
+     * A call's sessions, signaling and media must meet in one process
+     * until calls get a home worker and a worker bus.
+     */
+    if (core->master && core->worker_processes > 1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "calls: \"worker_processes %i\" is not supported yet "
+                      "with calls_media: use \"worker_processes 1\"",
+                      core->worker_processes);
+        return NGX_CONF_ERROR;
     }
 
     if ((ccf->certificate.len == 0) != (ccf->certificate_key.len == 0)) {
