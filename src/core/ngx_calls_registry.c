@@ -128,6 +128,10 @@ static void ngx_calls_media_log(unsigned level, const char *fmt,
     va_list args);
 
 
+#define ngx_calls_str_nonnull(s)                                            \
+    if ((s)->data == NULL) { (s)->data = (u_char *) ""; (s)->len = 0; }
+
+
 static ngx_calls_registry_t  ngx_calls_registry;
 static uint64_t              ngx_calls_counter_slots[NGX_CALLS_CNT_N];
 
@@ -359,6 +363,13 @@ ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
         ngx_str_set(err, "join needs a call id or a channel id");
         return NGX_DECLINED;
     }
+
+    /* empty ids may come as { 0, NULL }: "%V" must not copy from NULL */
+    ngx_calls_str_nonnull(&j->call_id);
+    ngx_calls_str_nonnull(&j->channel_id);
+    ngx_calls_str_nonnull(&j->session_id);
+    ngx_calls_str_nonnull(&j->user_id);
+    ngx_calls_str_nonnull(&ep->group);
 
     if (ngx_calls_check_id(&j->call_id, NGX_CALLS_MAX_ID, "call id", err)
         != NGX_OK
@@ -801,10 +812,13 @@ ngx_calls_media_event(ngx_calls_session_t *s, void *data,
 
         e->closed = 1;
 
-        e->reason.data = ngx_pnalloc(e->pool, ev->len);
+        e->reason.data = ngx_pnalloc(e->pool, ev->len + 1);
         if (e->reason.data) {
             ngx_memcpy(e->reason.data, ev->text, ev->len);
             e->reason.len = ev->len;
+
+        } else {
+            ngx_str_set(&e->reason, "closed");
         }
 
         if (e->timer.timer_set) {

@@ -173,6 +173,23 @@ sub stop_nginx {
 
     Test::More::ok(!@bad, "error.log is clean (nginx stopped by $how)")
         or Test::More::diag(join "\n", @bad);
+
+    check_stderr($t);
+}
+
+# Sanitizer reports (leaks at a worker's exit among them) go to stderr,
+# not to error.log
+my $STDERR_MARK = 0;
+
+sub check_stderr {
+    my ($t) = @_;
+
+    my $text = $t->stderr_log;
+    my @bad = Test::Calls::Nginx->bad_lines(substr($text, $STDERR_MARK));
+    $STDERR_MARK = length $text;
+
+    Test::More::ok(!@bad, "nginx's stderr has no sanitizer report")
+        or Test::More::diag(join "\n", @bad);
 }
 
 sub ws_connect {
@@ -246,6 +263,8 @@ sub run_tests {
     }
 
     $LOG_MARK = $t->log_size;
+
+    check_stderr($t);
 }
 
 sub _section {
