@@ -78,7 +78,7 @@ check: test-deps module
 	TEST_NGINX_MODE=dynamic prove -j$(PROVE_JOBS) -I t/lib t/
 
 check-asan: test-deps asan
-	TEST_NGINX_MODE=asan TEST_CALLS_ONLY_CALLS=1 prove -I t/lib t/
+	TEST_NGINX_MODE=asan prove -I t/lib t/
 
 test: test-deps
 	@$(MAKE) --no-print-directory unit
