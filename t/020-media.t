@@ -15,18 +15,7 @@ use Test::Calls::Peers;
 use Test::Calls::Stun;
 use Test::More;
 
-my $t = start_nginx(
-    stream_config => <<'END',
-    server {
-        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
-        calls_media;
-    }
-END
-    config => <<'END',
-        location = /calls/ws { calls_signaling; }
-        location = /metrics { calls_metrics; }
-END
-);
+my $t = start_call_nginx();
 
 my $url = 'ws://127.0.0.1:' . $t->port('http') . '/calls/ws';
 

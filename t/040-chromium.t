@@ -11,13 +11,7 @@ use Test::Calls;
 use Test::Calls::Peers;
 use Test::More;
 
-my $t = start_nginx(
-    stream_config => <<'END',
-    server {
-        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
-        calls_media;
-    }
-END
+my $t = start_call_nginx(
     http_config => <<'END',
     types {
         text/html               html;
@@ -26,7 +20,6 @@ END
     }
 END
     config => <<'END',
-        location = /calls/ws { calls_signaling; }
         location /t/ { alias $TEST_NGINX_BUILD/browser/; }
         location / { root $TEST_NGINX_REPO/web; }
 END

@@ -17,6 +17,8 @@
 //
 // window.callsClient is a small hook for the browser tests.
 
+import {inboundAudio} from './stats.js';
+
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const PING_INTERVAL_MS = 1000;
 const DC_PING = new Uint8Array([0x01]);   // msgpack positive fixint 1 = Ping
@@ -457,29 +459,11 @@ class Call {
 
     // Per remote stream (sender session id): inbound-rtp audio counters.
     async audioStats() {
-        const out = {};
         if (!this.pc) {
-            return out;
+            return {};
         }
         const report = await this.pc.getStats();
-        report.forEach((s) => {
-            if (s.type !== 'inbound-rtp' || s.kind !== 'audio') {
-                return;
-            }
-            const sender = this.trackSender.get(s.trackIdentifier) || s.trackIdentifier;
-            out[sender] = {
-                trackIdentifier: s.trackIdentifier,
-                mid: s.mid,
-                packetsReceived: s.packetsReceived || 0,
-                packetsLost: s.packetsLost || 0,
-                bytesReceived: s.bytesReceived || 0,
-                jitter: s.jitter,
-                audioLevel: s.audioLevel,
-                totalAudioEnergy: s.totalAudioEnergy || 0,
-                totalSamplesDuration: s.totalSamplesDuration || 0,
-            };
-        });
-        return out;
+        return inboundAudio(report, (id) => this.trackSender.get(id) || id);
     }
 }
 

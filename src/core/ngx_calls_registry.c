@@ -100,7 +100,6 @@ static ngx_calls_call_entry_t *ngx_calls_call_entry_create(ngx_str_t *group,
     ngx_str_t *id, ngx_str_t *channel);
 static void ngx_calls_call_entry_destroy(ngx_calls_call_entry_t *c);
 static ngx_calls_session_entry_t *ngx_calls_session_lookup(ngx_str_t *id);
-static void ngx_calls_endpoint_forget_all(void);
 static void ngx_calls_session_entry_destroy(ngx_calls_session_entry_t *e);
 static void ngx_calls_destroy_handler(ngx_event_t *ev);
 static void ngx_calls_timer_handler(ngx_event_t *ev);
@@ -209,7 +208,7 @@ ngx_calls_registry_done(ngx_cycle_t *cycle)
     /* the worker exits: free every session (and so every call), telling
      * no connection: they are going away too */
 
-    ngx_calls_endpoint_forget_all();
+    ngx_calls_endpoint_close(NULL);
 
     while (reg->calls.root != reg->calls.sentinel) {
         node = ngx_rbtree_min(reg->calls.root, reg->calls.sentinel);
@@ -286,29 +285,6 @@ ngx_calls_endpoint_open(ngx_calls_endpoint_t *ep)
 }
 
 
-static void
-ngx_calls_endpoint_forget_all(void)
-{
-    ngx_rbtree_node_t          *node, *root, *sentinel;
-    ngx_calls_session_entry_t  *e;
-
-    root = ngx_calls_registry.sessions.root;
-    sentinel = ngx_calls_registry.sessions.sentinel;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_calls_registry.sessions, node))
-    {
-        e = (ngx_calls_session_entry_t *) node;
-        e->endpoint = NULL;
-    }
-}
-
-
 void
 ngx_calls_endpoint_close(ngx_calls_endpoint_t *ep)
 {
@@ -328,7 +304,8 @@ ngx_calls_endpoint_close(ngx_calls_endpoint_t *ep)
     {
         e = (ngx_calls_session_entry_t *) node;
 
-        if (e->endpoint == ep) {
+        /* NULL: every connection (the worker exits) */
+        if (e->endpoint == ep || ep == NULL) {
             e->endpoint = NULL;
         }
     }

@@ -32,6 +32,7 @@ function sources() {
         ...fs.readdirSync(src).map((f) => path.join(src, f)),
         path.join(here, 'build.mjs'),
         path.join(here, 'package-lock.json'),
+        path.join(repo, 'web', 'stats.js'),      // shared with the web client
     ];
 }
 

@@ -20,6 +20,8 @@
 
 import {RTCPeer} from '@mattermost/calls-common';
 
+import {inboundAudio} from '../../../web/stats.js';
+
 const params = new URLSearchParams(location.search);
 const logLines = [];
 
@@ -332,30 +334,12 @@ window.harness = {
     },
     // Per sender session id: inbound-rtp audio counters from getStats().
     async audioStats() {
-        const out = {};
         if (!peer) {
-            return out;
+            return {};
         }
         const report = await peer.getStats();
-        report.forEach((s) => {
-            if (s.type !== 'inbound-rtp' || s.kind !== 'audio') {
-                return;
-            }
-            const sender = trackSender.get(s.trackIdentifier) ||
-                senderFromTrackEvent({track: {id: s.trackIdentifier}});
-            out[sender] = {
-                trackIdentifier: s.trackIdentifier,
-                mid: s.mid,
-                packetsReceived: s.packetsReceived || 0,
-                packetsLost: s.packetsLost || 0,
-                bytesReceived: s.bytesReceived || 0,
-                jitter: s.jitter,
-                audioLevel: s.audioLevel,
-                totalAudioEnergy: s.totalAudioEnergy || 0,
-                totalSamplesDuration: s.totalSamplesDuration || 0,
-            };
-        });
-        return out;
+        return inboundAudio(report, (id) => trackSender.get(id) ||
+            senderFromTrackEvent({track: {id}}));
     },
     // RTT of the data-channel ping in seconds (0.27.2: text ping/pong).
     rtt() {

@@ -7,6 +7,11 @@ package Test::Calls::Peers;
 #   my $r = aiortc_wait($p);       # the peer's JSON report (a hash), with
 #                                  # {exit} and {stderr} added
 #
+#   my $t = start_call_nginx(config => '...');
+#                                  # nginx with the media port, the
+#                                  # signaling at /calls/ws, /metrics, and
+#                                  # what config adds to the http server
+#
 #   my @results = browser_call(url => "http://127.0.0.1:$port/t/",
 #                              args => ['--pages', 2]);
 #                                  # ([ok, name], ...) from the runner's TAP,
@@ -29,9 +34,30 @@ use Time::HiRes qw(sleep time);
 
 use Test::Calls::Nginx;
 
-our @EXPORT = qw(aiortc_peer aiortc_wait browser_call repo_dir);
+our @EXPORT = qw(start_call_nginx aiortc_peer aiortc_wait browser_call
+                 repo_dir);
 
 sub repo_dir { $Test::Calls::Nginx::REPO }
+
+sub start_call_nginx {
+    my (%s) = @_;
+
+    my $config = <<'END';
+        location = /calls/ws { calls_signaling; }
+        location = /metrics { calls_metrics; }
+END
+
+    return Test::Calls::start_nginx(
+        stream_config => <<'END',
+    server {
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+        calls_media;
+    }
+END
+        %s,
+        config => $config . ($s{config} // ''),
+    );
+}
 
 sub aiortc_peer {
     my (%o) = @_;
