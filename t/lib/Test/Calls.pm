@@ -49,7 +49,8 @@ package Test::Calls;
 #   http_config       inside http {}
 #   config            inside the default server {}, which listens on
 #                     127.0.0.1:$TEST_NGINX_HTTP_PORT
-#   stream_config     inside stream {} (the block exists only when given)
+#   stream_config     inside stream {} (the block exists only when given
+#                     and not empty)
 #   user_files        files to write first: lines ">>> name" (relative to
 #                     SERVER_ROOT), each followed by its content
 #   must_die          nginx must refuse to start; error_log then checks
@@ -108,6 +109,8 @@ package Test::Calls;
 #       read_message / read_json / wait_eof / close   (Test::Calls::WS)
 #   my $res = http_request(method => 'GET', uri => '/metrics');
 #   wait_for_log(qr/.../, $seconds)   true once error.log matches
+#   Test::Calls::Nginx::has_directive('calls_media')   whether the nginx
+#                                     under test knows a directive
 #   stop_nginx()                      stops it and tests the error log
 #   done_testing();
 

@@ -108,6 +108,23 @@ sub log_level {
     return mode() eq 'asan' ? 'info' : 'debug';
 }
 
+# whether the nginx under test knows a directive (of our module or a
+# standard one), found as a string in the binary or the module
+sub has_directive {
+    my ($name) = @_;
+
+    my $needle = "\0$name\0";
+
+    for my $file (binary(), modules()) {
+        open my $fh, '<:raw', $file or next;
+        local $/;
+        my $bytes = <$fh>;
+        return 1 if index($bytes, $needle) >= 0;
+    }
+
+    return 0;
+}
+
 # slower under the sanitizers
 sub time_factor { mode() eq 'asan' ? 3 : 1 }
 
@@ -222,7 +239,7 @@ END
     $conf .= ($s{config} // '') . "\n";
     $conf .= "    }\n}\n";
 
-    if (defined $s{stream_config}) {
+    if (defined $s{stream_config} && $s{stream_config} =~ /\S/) {
         $conf .= "\nstream {\n$s{stream_config}\n}\n";
     }
 
