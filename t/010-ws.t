@@ -472,11 +472,11 @@ recv_close 1000
 location /ws {
     calls_signaling;
     calls_ws_ping_interval 200ms;
-    calls_ws_timeout 1s;
+    calls_ws_timeout 1500ms;
 }
 --- ws
 open /ws
-recv_none 2.5
+recv_none 3
 send_ping alive
 recv_pong alive
 send_close 1000
