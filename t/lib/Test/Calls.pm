@@ -16,14 +16,19 @@ package Test::Calls;
 #                       UBSAN_OPTIONS=print_stacktrace=1 unless set)
 #   TEST_NGINX_BINARY   another nginx binary
 #   TEST_NGINX_WORKERS  worker_processes (default 1)
+#   TEST_NGINX_LOG_LEVEL  error_log level (default debug; info under asan,
+#                       where nginx 1.22's own debug logging is undefined
+#                       behaviour: memcpy(dst, NULL, 0) for empty strings)
 #   TEST_NGINX_LEAVE    keep the temporary directory (its path is shown)
 #   BUILD               the build directory (default <repo>/build)
 #
 # Each .t file gets a temporary directory (nginx prefix, nginx.conf,
 # error.log, access.log, files the tests write) and its own free ports.
-# nginx runs with a master and worker_processes 1, error_log at debug.
-# It is restarted between blocks only when the configuration changes,
-# and stopped with QUIT (then TERM, then KILL) at the end.
+# nginx runs with a master and worker_processes 1 (-p dir -c nginx.conf
+# -g "daemon off;"), error_log in the directory.  It is restarted between
+# blocks only when the configuration changes, and stopped with QUIT (then
+# TERM, then KILL) at the end.  A missing build stops the whole run
+# (BAIL_OUT) with the command that makes it.
 #
 # DATA-DRIVEN TESTS (Test::Base format)
 #
@@ -122,7 +127,6 @@ use Test::Calls::HTTP;
 
 use Carp qw(croak);
 use JSON::PP ();
-use Scalar::Util qw(blessed);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(run_tests start_nginx stop_nginx nginx ws_connect
