@@ -108,6 +108,38 @@ my $t = start_nginx(config => $conf, http_config => $http_conf,
     is($c && $c->{code}, 1000, 'pipelined: closed');
 }
 
+# messages at the default cap of 1 MiB: one frame, and 64 fragments with
+# pings between them
+{
+    my ($ws, $res) = ws_connect('/ws');
+    ok($ws, 'big: handshake');
+
+    my $big = '[' . ('1,' x (512 * 1024 - 2)) . '10]';
+    is(length $big, 1024 * 1024, 'big: 1 MiB of JSON');
+
+    $ws->send_text($big);
+    my $j = $ws->read_json(10);
+    is($j->{data}{message}, 'a message must be a JSON object',
+       'big: one frame, parsed whole');
+
+    my $n = 64;
+    my $size = length($big) / $n;
+
+    for my $i (0 .. $n - 1) {
+        $ws->send_frame(opcode => $i ? 0 : 1, fin => $i == $n - 1 ? 1 : 0,
+                        payload => substr($big, $i * $size, $size));
+        $ws->send_ping("f$i") if $i % 16 == 0;
+    }
+
+    $j = $ws->read_json(10);
+    is($j->{data}{message}, 'a message must be a JSON object',
+       'big: 64 fragments, parsed whole');
+
+    $ws->send_frame(opcode => 1, payload => $big . ' ');
+    my $f = $ws->read_message(10);
+    is($f && $f->{code}, 1009, 'big: one byte more is 1009');
+}
+
 # backpressure: a client that sends pings and does not read; the server
 # stops reading once half its queue is full, and loses nothing
 {

@@ -27,11 +27,17 @@
 
 #define NGX_HTTP_CALLS_WS_GUID       "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-#define NGX_HTTP_CALLS_WS_READ_SIZE  16384
-#define NGX_HTTP_CALLS_WS_CHUNK      16384
+/*
+ * Sizes of what a connection keeps while it lives: its read buffer and
+ * one spare output chunk.  Both are at least a page, so that they are
+ * "large" pool allocations that ngx_pfree() gives back.
+ */
+
+#define NGX_HTTP_CALLS_WS_READ_SIZE  4096
+#define NGX_HTTP_CALLS_WS_CHUNK      8192
 
 /* output chunks kept for reuse; more are given back to the allocator */
-#define NGX_HTTP_CALLS_WS_SPARE      2
+#define NGX_HTTP_CALLS_WS_SPARE      1
 
 /* a message buffer larger than this is freed after each message */
 #define NGX_HTTP_CALLS_WS_MSG_KEEP   65536
