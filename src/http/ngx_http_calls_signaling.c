@@ -339,13 +339,26 @@ ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
         goto done;
     }
 
-    if (rc != NGX_OK
-        || j.session_id.len == 0 || j.session_id.len > NGX_CALLS_MAX_ID
-        || j.call_id.len == 0 || j.call_id.len > NGX_CALLS_MAX_ID)
-    {
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                       "calls signaling: join \"%V\" failed",
                       &j.channel_id);
+        ngx_http_calls_signaling_error(ctx, "join: internal error");
+        goto done;
+    }
+
+    if (j.session_id.len == 0 || j.session_id.len > NGX_CALLS_MAX_ID
+        || j.call_id.len == 0 || j.call_id.len > NGX_CALLS_MAX_ID)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
+                      "calls signaling: join \"%V\" gave ids of %uz and "
+                      "%uz bytes", &j.channel_id, j.session_id.len,
+                      j.call_id.len);
+
+        if (j.session_id.len) {
+            (void) ngx_calls_leave(&j.session_id, "invalid ids");
+        }
+
         ngx_http_calls_signaling_error(ctx, "join: internal error");
         goto done;
     }
