@@ -24,6 +24,10 @@ location /ws {
     calls_ws_ping_interval 500ms;
     calls_ws_timeout 5s;
 }
+
+location /quiet {
+    calls_signaling;
+}
 END
 
 # small socket buffers, so that the kernel cannot hide a server that
@@ -102,6 +106,38 @@ my $t = start_nginx(config => $conf, http_config => $http_conf,
 
     my $c = $ws->close(1000);
     is($c && $c->{code}, 1000, 'pipelined: closed');
+}
+
+# messages at the default cap of 1 MiB: one frame, and 64 fragments with
+# pings between them
+{
+    my ($ws, $res) = ws_connect('/ws');
+    ok($ws, 'big: handshake');
+
+    my $big = '[' . ('1,' x (512 * 1024 - 2)) . '10]';
+    is(length $big, 1024 * 1024, 'big: 1 MiB of JSON');
+
+    $ws->send_text($big);
+    my $j = $ws->read_json(10);
+    is($j->{data}{message}, 'a message must be a JSON object',
+       'big: one frame, parsed whole');
+
+    my $n = 64;
+    my $size = length($big) / $n;
+
+    for my $i (0 .. $n - 1) {
+        $ws->send_frame(opcode => $i ? 0 : 1, fin => $i == $n - 1 ? 1 : 0,
+                        payload => substr($big, $i * $size, $size));
+        $ws->send_ping("f$i") if $i % 16 == 0;
+    }
+
+    $j = $ws->read_json(10);
+    is($j->{data}{message}, 'a message must be a JSON object',
+       'big: 64 fragments, parsed whole');
+
+    $ws->send_frame(opcode => 1, payload => $big . ' ');
+    my $f = $ws->read_message(10);
+    is($f && $f->{code}, 1009, 'big: one byte more is 1009');
 }
 
 # backpressure: a client that sends pings and does not read; the server
@@ -228,35 +264,59 @@ SKIP: {
          'http2: says why');
 }
 
-# graceful shutdown: the server says 1001 before its worker exits
+# graceful shutdown: the server says 1001 at once (not at the next ping,
+# 10 s away here) and its worker exits; a client that does not answer is
+# let go after a short wait
 {
-    my ($ws, $res) = ws_connect('/ws');
+    my ($ws, $res) = ws_connect('/quiet');
     ok($ws, 'shutdown: handshake');
 
-    # one that will not answer the close frame
-    my ($mute) = ws_connect('/ws');
+    my ($mute) = ws_connect('/quiet');
     my $mark = $t->log_size;
+    my $start = time;
 
     $t->signal('QUIT');
 
     my $f = $ws->read_message(5);
     is($f && $f->{code}, 1001, 'shutdown: close 1001');
     is($f && $f->{reason}, 'server shutting down', 'shutdown: reason');
+    ok(time - $start < 2, 'shutdown: at once');
 
     $ws->send_close(1001);
     ok($ws->wait_eof(5), 'shutdown: connection closed');
 
-    $f = $mute->read_message(5, keep_control => 1);
-    $f = $mute->read_message(5, keep_control => 1)
-        while $f && !$f->{eof} && $f->{opcode} != 0x8;
+    $f = $mute->read_message(5);
     is($f && $f->{code}, 1001, 'shutdown, no answer: close 1001');
     ok($mute->wait_eof(5), 'shutdown, no answer: closed after a while');
+    CORE::close($mute->sock);
+
     ok(wait_for_log(qr/WebSocket client did not answer the close frame/,
                     3, $mark),
        'shutdown, no answer: logged');
 }
 
 stop_nginx();
+
+# worker_shutdown_timeout: what is still open when it fires is dropped
+{
+    my $t = start_nginx(main_config => 'worker_shutdown_timeout 500ms;',
+                        config => $conf);
+
+    my ($ws) = ws_connect('/quiet');
+    ok($ws, 'shutdown timeout: handshake');
+
+    my $mark = $t->log_size;
+    $t->signal('QUIT');
+
+    my $f = $ws->read_message(5);
+    is($f && $f->{code}, 1001, 'shutdown timeout: close 1001');
+    ok($ws->wait_eof(5), 'shutdown timeout: dropped');
+    ok(wait_for_log(qr/WebSocket dropped: worker shutdown timed out/,
+                    3, $mark),
+       'shutdown timeout: logged');
+
+    stop_nginx();
+}
 
 done_testing();
 
@@ -472,11 +532,11 @@ recv_close 1000
 location /ws {
     calls_signaling;
     calls_ws_ping_interval 200ms;
-    calls_ws_timeout 1s;
+    calls_ws_timeout 1500ms;
 }
 --- ws
 open /ws
-recv_none 2.5
+recv_none 3
 send_ping alive
 recv_pong alive
 send_close 1000

@@ -3,7 +3,10 @@
 # slow reader that the server gives up on.
 #
 # The join and membership tests talk to the session registry
-# (src/core/ngx_calls_registry.c) through ngx_calls.h.
+# (src/core/ngx_calls_registry.c) through ngx_calls.h.  The registry
+# joins sessions only when a media server (calls_media in a stream
+# server) is configured; the blocks that join add one when the module
+# has the directive.
 
 use strict;
 use warnings;
@@ -12,13 +15,20 @@ use IO::Select;
 use Test::Calls;
 use Time::HiRes qw(time);
 
+our $MEDIA = Test::Calls::Nginx::has_directive('calls_media') ? <<'END' : '';
+server {
+    listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+    calls_media;
+}
+END
+
 run_tests();
 
 # a participant that does not read while another one keeps muting and
 # unmuting: its queue fills and the server closes it with 1008; the
 # others see it leave
 {
-    my $t = start_nginx(http_config => <<'END');
+    my $t = start_nginx(stream_config => $MEDIA, http_config => <<'END');
 server {
     listen 127.0.0.1:$TEST_NGINX_HTTP_PORT2 sndbuf=4k;
 
@@ -185,6 +195,8 @@ recv_json {"event":"error","data":{"message":"leave: not in a call"}}
 
 
 === TEST 7: join answers with the ids; a second join is refused
+--- stream_config eval
+$main::MEDIA
 --- config
 location /ws { calls_signaling; }
 --- ws
@@ -207,6 +219,8 @@ session "\S+" joined call "\S+" \(channel "room-1"\)
 
 
 === TEST 8: two participants: joined, unmuted, muted, left
+--- stream_config eval
+$main::MEDIA
 --- config
 location /ws { calls_signaling; }
 --- ws
@@ -231,6 +245,8 @@ location /ws { calls_signaling; }
 
 
 === TEST 9: a participant whose WebSocket closes leaves the call
+--- stream_config eval
+$main::MEDIA
 --- config
 location /ws { calls_signaling; }
 --- ws
@@ -257,6 +273,8 @@ session "\S+" leaves: connection closed
 
 
 === TEST 10: rooms are separate
+--- stream_config eval
+$main::MEDIA
 --- config
 location /ws { calls_signaling; }
 --- ws

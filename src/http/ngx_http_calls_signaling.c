@@ -32,7 +32,10 @@
  *            "data":{"session_id":".."}}
  *           {"event":"error","data":{"message":".."}}
  *
- * Bad messages get an error event; the connection stays open.
+ * Bad messages get an error event; the connection stays open.  When the
+ * server ends the session (not the client's leave) the client gets an
+ * error event "session ended: <reason>" and user_left with its own
+ * session id.
  */
 
 
@@ -121,7 +124,12 @@ ngx_http_calls_signaling_handler(ngx_http_request_t *r)
     ctx->ep.handler = ngx_http_calls_signaling_event;
     ctx->ep.data = ctx;
     ctx->ep.log = r->connection->log;
-    ngx_str_null(&ctx->ep.group);
+    /*
+     * Empty strings here and below point somewhere: code that copies or
+     * prints them must not see memcpy(dst, NULL, 0).
+     */
+
+    ngx_str_set(&ctx->ep.group, "");
     ctx->ep.members = 1;
 
     if (ngx_calls_endpoint_open(&ctx->ep) != NGX_OK) {
@@ -303,6 +311,11 @@ ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
 
     j.channel_id.data = (u_char *) channel->valuestring;
     j.channel_id.len = ngx_strlen(channel->valuestring);
+
+    /* standalone mode has no users, only sessions */
+    ngx_str_set(&j.user_id, "");
+    ngx_str_set(&j.call_id, "");
+    ngx_str_set(&j.session_id, "");
     j.av1_support = cJSON_IsTrue(av1) ? 1 : 0;
     j.dc_signaling = cJSON_IsTrue(dc) ? 1 : 0;
 
@@ -314,7 +327,7 @@ ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
         return;
     }
 
-    ngx_str_null(&err);
+    ngx_str_set(&err, "refused");
 
     rc = ngx_calls_join(&ctx->ep, &j, pool, &err);
 
@@ -326,13 +339,26 @@ ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
         goto done;
     }
 
-    if (rc != NGX_OK
-        || j.session_id.len == 0 || j.session_id.len > NGX_CALLS_MAX_ID
-        || j.call_id.len == 0 || j.call_id.len > NGX_CALLS_MAX_ID)
-    {
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                       "calls signaling: join \"%V\" failed",
                       &j.channel_id);
+        ngx_http_calls_signaling_error(ctx, "join: internal error");
+        goto done;
+    }
+
+    if (j.session_id.len == 0 || j.session_id.len > NGX_CALLS_MAX_ID
+        || j.call_id.len == 0 || j.call_id.len > NGX_CALLS_MAX_ID)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
+                      "calls signaling: join \"%V\" gave ids of %uz and "
+                      "%uz bytes", &j.channel_id, j.session_id.len,
+                      j.call_id.len);
+
+        if (j.session_id.len) {
+            (void) ngx_calls_leave(&j.session_id, "invalid ids");
+        }
+
         ngx_http_calls_signaling_error(ctx, "join: internal error");
         goto done;
     }
@@ -412,7 +438,7 @@ ngx_http_calls_signaling_signal(ngx_http_calls_signaling_ctx_t *ctx,
         return;
     }
 
-    ngx_str_null(&value);
+    ngx_str_set(&value, "");
 
     if (rtc_type == NGX_CALLS_RTC_SDP || rtc_type == NGX_CALLS_RTC_ICE) {
 
@@ -426,15 +452,11 @@ ngx_http_calls_signaling_signal(ngx_http_calls_signaling_ctx_t *ctx,
         value.len = ngx_strlen(data->valuestring);
     }
 
-    ngx_str_null(&err);
+    ngx_str_set(&err, "internal error");
 
     if (ngx_calls_signal(&ctx->ep, &ctx->session_id, rtc_type, &value, &err)
         != NGX_OK)
     {
-        if (err.len == 0) {
-            ngx_str_set(&err, "internal error");
-        }
-
         ngx_http_calls_signaling_error(ctx, "%s: %V", action, &err);
     }
 }
@@ -571,8 +593,12 @@ ngx_http_calls_signaling_event(ngx_calls_endpoint_t *ep,
                           "calls signaling: session \"%V\" ended: %V",
                           &ctx->session_id, &ev->data);
 
+            /* the client learns why, and that it is out of the call */
+
             ngx_http_calls_signaling_error(ctx, "session ended: %V",
                                            &ev->data);
+            ngx_http_calls_signaling_user(ctx, "user_left",
+                                          &ctx->session_id);
         }
 
         return;

@@ -27,11 +27,17 @@
 
 #define NGX_HTTP_CALLS_WS_GUID       "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-#define NGX_HTTP_CALLS_WS_READ_SIZE  16384
-#define NGX_HTTP_CALLS_WS_CHUNK      16384
+/*
+ * Sizes of what a connection keeps while it lives: its read buffer and
+ * one spare output chunk.  Both are at least a page, so that they are
+ * "large" pool allocations that ngx_pfree() gives back.
+ */
+
+#define NGX_HTTP_CALLS_WS_READ_SIZE  4096
+#define NGX_HTTP_CALLS_WS_CHUNK      8192
 
 /* output chunks kept for reuse; more are given back to the allocator */
-#define NGX_HTTP_CALLS_WS_SPARE      2
+#define NGX_HTTP_CALLS_WS_SPARE      1
 
 /* a message buffer larger than this is freed after each message */
 #define NGX_HTTP_CALLS_WS_MSG_KEEP   65536
@@ -119,8 +125,9 @@ static ngx_table_elt_t *ngx_http_calls_ws_header(ngx_http_request_t *r,
     ngx_str_t *name, ngx_uint_t *n);
 static void ngx_http_calls_ws_trim(ngx_str_t *s);
 
-static void ngx_http_calls_ws_read_handler(ngx_http_request_t *r);
-static void ngx_http_calls_ws_write_handler(ngx_http_request_t *r);
+static void ngx_http_calls_ws_event_handler(ngx_event_t *ev);
+static void ngx_http_calls_ws_read_timeout(ngx_http_calls_ws_t *ws);
+static void ngx_http_calls_ws_write_timeout(ngx_http_calls_ws_t *ws);
 static void ngx_http_calls_ws_ping_handler(ngx_event_t *ev);
 static void ngx_http_calls_ws_run(ngx_http_calls_ws_t *ws);
 static void ngx_http_calls_ws_read(ngx_http_calls_ws_t *ws);
@@ -393,8 +400,19 @@ ngx_http_calls_ws_accept(ngx_http_request_t *r,
 
     ngx_http_set_ctx(r, ws, ngx_http_calls_module);
 
-    r->read_event_handler = ngx_http_calls_ws_read_handler;
-    r->write_event_handler = ngx_http_calls_ws_write_handler;
+    /*
+     * The connection's own handlers, not the request's: a worker that
+     * shuts down calls the read handler of "idle" connections with
+     * c->close set, which for us is a reason to close with 1001, not to
+     * drop the connection as ngx_http_request_handler() would.
+     */
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    c->read->handler = ngx_http_calls_ws_event_handler;
+    c->write->handler = ngx_http_calls_ws_event_handler;
+    c->idle = 1;
 
     /*
      * The ping timer does not hold up a worker that is shutting down:
@@ -680,73 +698,100 @@ ngx_http_calls_ws_trim(ngx_str_t *s)
 
 
 static void
-ngx_http_calls_ws_read_handler(ngx_http_request_t *r)
+ngx_http_calls_ws_event_handler(ngx_event_t *ev)
 {
-    ngx_event_t          *rev;
+    ngx_connection_t     *c;
+    ngx_http_request_t   *r;
     ngx_http_calls_ws_t  *ws;
+
+    c = ev->data;
+    r = c->data;
+
+    ngx_http_set_log_request(c->log, r);
 
     ws = ngx_http_get_module_ctx(r, ngx_http_calls_module);
 
     if (ws == NULL || ws->finalized) {
+        ngx_http_run_posted_requests(c);
         return;
     }
 
-    rev = r->connection->read;
+    if (c->close) {
+        c->close = 0;
 
-    if (rev->timedout) {
-        rev->timedout = 0;
+        if (c->error) {
+            /* worker_shutdown_timeout: no more waiting */
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "WebSocket dropped: worker shutdown timed out");
+            ws->abort = 1;
 
-        if (ws->close_sent) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "WebSocket client did not finish the closing "
-                          "handshake in time");
-            ws->failed = 1;
-            ws->abort = ngx_http_calls_ws_pending(ws);
-
-        } else {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "WebSocket client timed out: nothing received "
-                          "in %M ms, closing with 1001", ws->conf->timeout);
+        } else if (!ws->close_sent) {
+            ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                          "WebSocket closing with 1001: server shutting down");
 
             ngx_http_calls_ws_start_close(ws, NGX_HTTP_CALLS_WS_GOING_AWAY,
-                                          (u_char *) "timeout",
-                                          sizeof("timeout") - 1);
-            ws->failed = 1;
-            ws->read_closed = 1;
+                                          (u_char *) "server shutting down",
+                                          sizeof("server shutting down") - 1);
         }
+
+    } else if (ev->write) {
+
+        if (ev->timedout) {
+            ev->timedout = 0;
+            ngx_http_calls_ws_write_timeout(ws);
+        }
+
+    } else if (ev->timedout) {
+        ev->timedout = 0;
+        ngx_http_calls_ws_read_timeout(ws);
     }
 
     ngx_http_calls_ws_run(ws);
+
+    ngx_http_run_posted_requests(c);
 }
 
 
 static void
-ngx_http_calls_ws_write_handler(ngx_http_request_t *r)
+ngx_http_calls_ws_read_timeout(ngx_http_calls_ws_t *ws)
 {
-    ngx_event_t          *wev;
-    ngx_http_calls_ws_t  *ws;
+    ngx_connection_t  *c;
 
-    ws = ngx_http_get_module_ctx(r, ngx_http_calls_module);
+    c = ws->connection;
 
-    if (ws == NULL || ws->finalized) {
+    if (ws->close_sent) {
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "WebSocket client did not finish the closing "
+                      "handshake in time");
+        ws->failed = 1;
+        ws->abort = ngx_http_calls_ws_pending(ws);
         return;
     }
 
-    wev = r->connection->write;
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "WebSocket client timed out: nothing received "
+                  "in %M ms, closing with 1001", ws->conf->timeout);
 
-    if (wev->timedout) {
-        wev->timedout = 0;
+    ngx_http_calls_ws_start_close(ws, NGX_HTTP_CALLS_WS_GOING_AWAY,
+                                  (u_char *) "timeout", sizeof("timeout") - 1);
+    ws->failed = 1;
+    ws->read_closed = 1;
+}
 
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "WebSocket client timed out: could not send for "
-                      "%M ms, %uz bytes queued", ws->conf->timeout,
-                      ws->queued);
 
-        r->connection->timedout = 1;
-        ws->abort = 1;
-    }
+static void
+ngx_http_calls_ws_write_timeout(ngx_http_calls_ws_t *ws)
+{
+    ngx_connection_t  *c;
 
-    ngx_http_calls_ws_run(ws);
+    c = ws->connection;
+
+    ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                  "WebSocket client timed out: could not send for "
+                  "%M ms, %uz bytes queued", ws->conf->timeout, ws->queued);
+
+    c->timedout = 1;
+    ws->abort = 1;
 }
 
 
@@ -1813,8 +1858,7 @@ ngx_http_calls_ws_finalize(ngx_http_calls_ws_t *ws)
 
     ngx_http_calls_ws_release(ws, 1);
 
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
+    c->idle = 0;
 
     if (c->read->timer_set) {
         ngx_del_timer(c->read);

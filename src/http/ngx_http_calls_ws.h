@@ -35,6 +35,9 @@
  * connection broke.  Our close frame may still wait behind queued output
  * and the client's answer may be awaited; that ends by itself.  After
  * the callback returns the application must not use ws.
+ *
+ * The ws object lives in the request pool and takes the request's module
+ * context slot of ngx_http_calls_module.
  */
 
 
@@ -103,7 +106,7 @@ ngx_int_t ngx_http_calls_ws_accept(ngx_http_request_t *r,
  * NGX_HTTP_CALLS_WS_BINARY.  NGX_OK: queued; NGX_DECLINED: the connection
  * is closing and the message was dropped; NGX_ERROR: the message could
  * not be queued and the connection is being closed (queue over its cap:
- * 1008; no memory: 1011).
+ * with 1008; no memory: dropped).
  */
 ngx_int_t ngx_http_calls_ws_send(ngx_http_calls_ws_t *ws, ngx_uint_t opcode,
     u_char *data, size_t len);

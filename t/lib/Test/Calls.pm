@@ -16,14 +16,19 @@ package Test::Calls;
 #                       UBSAN_OPTIONS=print_stacktrace=1 unless set)
 #   TEST_NGINX_BINARY   another nginx binary
 #   TEST_NGINX_WORKERS  worker_processes (default 1)
+#   TEST_NGINX_LOG_LEVEL  error_log level (default debug; info under asan,
+#                       where nginx 1.22's own debug logging is undefined
+#                       behaviour: memcpy(dst, NULL, 0) for empty strings)
 #   TEST_NGINX_LEAVE    keep the temporary directory (its path is shown)
 #   BUILD               the build directory (default <repo>/build)
 #
 # Each .t file gets a temporary directory (nginx prefix, nginx.conf,
 # error.log, access.log, files the tests write) and its own free ports.
-# nginx runs with a master and worker_processes 1, error_log at debug.
-# It is restarted between blocks only when the configuration changes,
-# and stopped with QUIT (then TERM, then KILL) at the end.
+# nginx runs with a master and worker_processes 1 (-p dir -c nginx.conf
+# -g "daemon off;"), error_log in the directory.  It is restarted between
+# blocks only when the configuration changes, and stopped with QUIT (then
+# TERM, then KILL) at the end.  A missing build stops the whole run
+# (BAIL_OUT) with the command that makes it.
 #
 # DATA-DRIVEN TESTS (Test::Base format)
 #
@@ -49,7 +54,8 @@ package Test::Calls;
 #   http_config       inside http {}
 #   config            inside the default server {}, which listens on
 #                     127.0.0.1:$TEST_NGINX_HTTP_PORT
-#   stream_config     inside stream {} (the block exists only when given)
+#   stream_config     inside stream {} (the block exists only when given
+#                     and not empty)
 #   user_files        files to write first: lines ">>> name" (relative to
 #                     SERVER_ROOT), each followed by its content
 #   must_die          nginx must refuse to start; error_log then checks
@@ -108,6 +114,8 @@ package Test::Calls;
 #       read_message / read_json / wait_eof / close   (Test::Calls::WS)
 #   my $res = http_request(method => 'GET', uri => '/metrics');
 #   wait_for_log(qr/.../, $seconds)   true once error.log matches
+#   Test::Calls::Nginx::has_directive('calls_media')   whether the nginx
+#                                     under test knows a directive
 #   stop_nginx()                      stops it and tests the error log
 #   done_testing();
 
@@ -119,7 +127,6 @@ use Test::Calls::HTTP;
 
 use Carp qw(croak);
 use JSON::PP ();
-use Scalar::Util qw(blessed);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT = qw(run_tests start_nginx stop_nginx nginx ws_connect

@@ -108,6 +108,23 @@ sub log_level {
     return mode() eq 'asan' ? 'info' : 'debug';
 }
 
+# whether the nginx under test knows a directive (of our module or a
+# standard one), found as a string in the binary or the module
+sub has_directive {
+    my ($name) = @_;
+
+    my $needle = "\0$name\0";
+
+    for my $file (binary(), modules()) {
+        open my $fh, '<:raw', $file or next;
+        local $/;
+        my $bytes = <$fh>;
+        return 1 if index($bytes, $needle) >= 0;
+    }
+
+    return 0;
+}
+
 # slower under the sanitizers
 sub time_factor { mode() eq 'asan' ? 3 : 1 }
 
@@ -222,7 +239,7 @@ END
     $conf .= ($s{config} // '') . "\n";
     $conf .= "    }\n}\n";
 
-    if (defined $s{stream_config}) {
+    if (defined $s{stream_config} && $s{stream_config} =~ /\S/) {
         $conf .= "\nstream {\n$s{stream_config}\n}\n";
     }
 
@@ -294,6 +311,12 @@ sub start {
     my $pid = fork() // croak "fork: $!";
 
     if ($pid == 0) {
+
+        # a test killed by a signal (a closed pipe, ^C) runs no END
+        # blocks: nginx then gets SIGTERM from the kernel (Linux
+        # PR_SET_PDEATHSIG) instead of running on
+        eval { require 'syscall.ph'; syscall(&SYS_prctl(), 1, 15) };
+
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$dir/stderr.log";
         open STDERR, '>&', \*STDOUT;
