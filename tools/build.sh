@@ -97,7 +97,9 @@ static|asan)
         # the sanitizer sees overruns inside pools
         cc_opt="-g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined"
         cc_opt="$cc_opt -fno-sanitize-recover=undefined -DNGX_DEBUG_PALLOC=1"
-        ld_opt="-fsanitize=address,undefined"
+        # -lcrypt: configure finds the sanitizer's crypt() interceptor,
+        # which needs the real one linked for auth_basic
+        ld_opt="-fsanitize=address,undefined -lcrypt"
     fi
     args="$mode|$src|$cc_opt|$ld_opt"
 
