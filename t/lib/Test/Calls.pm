@@ -191,7 +191,7 @@ my $STDERR_MARK = 0;
 sub check_stderr {
     my ($t) = @_;
 
-    my $text = $t->stderr_log;
+    my $text = $t->stderr_of_runs;
 
     # configuration errors go to stderr too; only the sanitizers count here
     my @bad = grep { /Sanitizer|runtime error:/ }
