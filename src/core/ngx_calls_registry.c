@@ -771,6 +771,7 @@ ngx_calls_media_event(ngx_calls_session_t *s, void *data,
         break;
 
     case NGX_CALLS_MEDIA_EV_DC_OPEN:
+    case NGX_CALLS_MEDIA_EV_STAT:
         break;
 
     case NGX_CALLS_MEDIA_EV_VOICE_ON:

@@ -182,6 +182,8 @@ ngx_calls_source_create(ngx_calls_session_t *s, ngx_calls_transceiver_t *tr,
     ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: new track %s",
                   s->id, src->track_id);
 
+    ngx_calls_stat(s, NGX_CALLS_STAT_TRACK_IN, 1, "audio/opus");
+
     return src;
 }
 
@@ -205,6 +207,8 @@ ngx_calls_source_destroy(ngx_calls_source_t *src)
 
     ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: track %s ended",
                   src->session->id, src->track_id);
+
+    ngx_calls_stat(src->session, NGX_CALLS_STAT_TRACK_IN, -1, "audio/opus");
 
     free(src->sinks);
     free(src);
@@ -281,6 +285,11 @@ ngx_calls_sink_destroy(ngx_calls_sink_t *sink)
         sink->tr->sink = NULL;
     }
 
+    if (sink->active) {
+        ngx_calls_stat(sink->session, NGX_CALLS_STAT_TRACK_OUT, -1,
+                       "audio/opus");
+    }
+
     free(sink);
 }
 
@@ -347,6 +356,7 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
 
         if (ngx_calls_srtp_protect(&r->srtp, out, &n) != NGX_CALLS_SRTP_OK) {
             ngx_calls_count(NGX_CALLS_CNT_DROP_SEND_FAILED, 1);
+            ngx_calls_stat(r, NGX_CALLS_STAT_ERROR, 1, "rtp");
             continue;
         }
 

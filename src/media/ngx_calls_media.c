@@ -162,6 +162,25 @@ ngx_calls_event(ngx_calls_session_t *s, ngx_calls_media_ev_e type,
     ev.rtc_type = rtc_type;
     ev.text = text;
     ev.len = len;
+    ev.stat = 0;
+    ev.value = 0;
+
+    ngx_calls_handler->event(s, s->data, &ev);
+}
+
+
+void
+ngx_calls_stat(ngx_calls_session_t *s, ngx_calls_stat_e stat, double value,
+    const char *label)
+{
+    ngx_calls_media_event_t  ev;
+
+    ev.type = NGX_CALLS_MEDIA_EV_STAT;
+    ev.rtc_type = 0;
+    ev.text = label ? label : "";
+    ev.len = label ? strlen(label) : 0;
+    ev.stat = stat;
+    ev.value = value;
 
     ngx_calls_handler->event(s, s->data, &ev);
 }
@@ -187,6 +206,7 @@ ngx_calls_error(ngx_calls_session_t *s, const char *fmt, ...)
     }
 
     ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: %s", s->id, buf);
+    ngx_calls_stat(s, NGX_CALLS_STAT_ERROR, 1, "signaling");
     ngx_calls_event(s, NGX_CALLS_MEDIA_EV_ERROR, 0, buf, (size_t) n);
 }
 

@@ -68,8 +68,32 @@ typedef enum {
     NGX_CALLS_MEDIA_EV_DC_OPEN,              /* calls-dc is open */
     NGX_CALLS_MEDIA_EV_VOICE_ON,
     NGX_CALLS_MEDIA_EV_VOICE_OFF,
-    NGX_CALLS_MEDIA_EV_CLOSED                /* text: why; destroy it now */
+    NGX_CALLS_MEDIA_EV_CLOSED,               /* text: why; destroy it now */
+    NGX_CALLS_MEDIA_EV_STAT                  /* a measurement, for metrics */
 } ngx_calls_media_ev_e;
+
+
+/*
+ * What a STAT event measures (rtcd's metrics, service/perf/metrics.go);
+ * value and, where one applies, the label in text.
+ */
+typedef enum {
+    NGX_CALLS_STAT_CONNECTION_TIME = 1,      /* s, join -> ICE+DTLS up */
+    NGX_CALLS_STAT_DC_OPEN_TIME,             /* s, first answer -> DC open */
+    NGX_CALLS_STAT_LOCK_GRAB_TIME,           /* s, waiting for the lock */
+    NGX_CALLS_STAT_LOCK_LOCKED_TIME,         /* s, the lock held */
+    NGX_CALLS_STAT_CLIENT_LOSS_RATE,         /* fraction, from calls-dc */
+    NGX_CALLS_STAT_CLIENT_RTT,               /* s, from calls-dc */
+    NGX_CALLS_STAT_CLIENT_JITTER,            /* s, from calls-dc */
+    NGX_CALLS_STAT_ERROR,                    /* 1; label: rtp, signaling,
+                                              * ice, track,
+                                              * signaling_lock_timeout */
+    NGX_CALLS_STAT_CONN_STATE,               /* 1; label: connected,
+                                              * disconnected, failed,
+                                              * closed */
+    NGX_CALLS_STAT_TRACK_IN,                 /* +1/-1; label: MIME type */
+    NGX_CALLS_STAT_TRACK_OUT                 /* +1/-1; label: MIME type */
+} ngx_calls_stat_e;
 
 
 /* rtc.Message types of rtcd (service/rtc/msg.go), used in both modes */
@@ -90,6 +114,8 @@ typedef struct {
     unsigned                  rtc_type;      /* SIGNAL: RTC_ICE or RTC_SDP */
     const char               *text;
     size_t                    len;
+    ngx_calls_stat_e          stat;          /* STAT */
+    double                    value;         /* STAT */
 } ngx_calls_media_event_t;
 
 

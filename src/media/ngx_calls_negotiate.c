@@ -177,6 +177,7 @@ ngx_calls_negotiate_queue(ngx_calls_session_t *s, ngx_calls_op_e type,
     op = &s->ops[(s->ops_head + s->nops) % NGX_CALLS_MAX_OPS];
     op->type = type;
     op->source = source;
+    op->queued = now;
     s->nops++;
 
     ngx_calls_negotiate_next(s, now);
@@ -241,6 +242,8 @@ ngx_calls_negotiate_timer(ngx_calls_session_t *s, uint64_t now)
                       "our offer within %d s, track reverted", s->id,
                       NGX_CALLS_SIGNALING_TIMEOUT / 1000);
 
+        ngx_calls_stat(s, NGX_CALLS_STAT_ERROR, 1, "track");
+
         /*
          * The client may have applied the offer: the m-section stays (the
          * next offer must list it) but carries nothing.
@@ -271,6 +274,8 @@ ngx_calls_negotiate_timer(ngx_calls_session_t *s, uint64_t now)
         ngx_calls_log(NGX_CALLS_LOG_WARN, "calls: session %s: client held "
                       "the signaling lock for %d s, taking it back", s->id,
                       NGX_CALLS_LOCK_TIMEOUT / 1000);
+
+        ngx_calls_stat(s, NGX_CALLS_STAT_ERROR, 1, "signaling_lock_timeout");
 
         s->lock = NGX_CALLS_LOCK_FREE;
         ngx_calls_negotiate_next(s, now);
@@ -388,6 +393,7 @@ ngx_calls_negotiate_offer(ngx_calls_session_t *s, ngx_calls_sdp_t *sdp,
     s->answered = 1;
 
     if (first) {
+        s->answered_at = now;
         ngx_calls_negotiate_candidates(s);
     }
 
@@ -781,6 +787,7 @@ ngx_calls_negotiate_answer(ngx_calls_session_t *s, ngx_calls_sdp_t *sdp,
 
         ngx_calls_negotiate_sink_extmap(sink, m);
         sink->active = 1;
+        ngx_calls_stat(s, NGX_CALLS_STAT_TRACK_OUT, 1, "audio/opus");
 
         ngx_calls_log(NGX_CALLS_LOG_DEBUG, "calls: session %s: forwarding "
                       "%s", s->id, sink->source->track_id);
@@ -816,6 +823,11 @@ ngx_calls_negotiate_sink_extmap(ngx_calls_sink_t *sink,
 static void
 ngx_calls_negotiate_done(ngx_calls_session_t *s, uint64_t now)
 {
+    if (s->offer_sent) {
+        ngx_calls_stat(s, NGX_CALLS_STAT_LOCK_LOCKED_TIME,
+                       (double) (now - s->offer_sent) / 1000, NULL);
+    }
+
     s->sig = NGX_CALLS_SIG_STABLE;
     s->offer_sent = 0;
     s->op.source = NULL;
@@ -895,6 +907,9 @@ ngx_calls_negotiate_start(ngx_calls_session_t *s, ngx_calls_op_t *op,
     s->sig = NGX_CALLS_SIG_LOCAL_OFFER;
     s->lock = NGX_CALLS_LOCK_SERVER;
     s->offer_sent = now;
+
+    ngx_calls_stat(s, NGX_CALLS_STAT_LOCK_GRAB_TIME,
+                   (double) (now - op->queued) / 1000, NULL);
 
     /* the webapp learns what each m-section carries before the offer */
     ngx_calls_negotiate_media_map(s);

@@ -267,6 +267,7 @@ ngx_calls_session_close(ngx_calls_session_t *s, const char *reason,
     ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s closed: %s", s->id,
                   reason);
 
+    ngx_calls_stat(s, NGX_CALLS_STAT_CONN_STATE, 1, "closed");
     ngx_calls_event(s, NGX_CALLS_MEDIA_EV_CLOSED, 0, reason, strlen(reason));
 }
 
@@ -284,6 +285,10 @@ ngx_calls_session_fail(ngx_calls_session_t *s, uint64_t now,
     va_start(args, fmt);
     vsnprintf(s->close_reason, sizeof(s->close_reason), fmt, args);
     va_end(args);
+
+    if (s->close_state == NULL) {
+        s->close_state = "failed";
+    }
 
     /*
      * The CLOSED event is reported from the timer, at the top of a later
@@ -395,6 +400,8 @@ ngx_calls_session_timer(ngx_calls_session_t *s, uint64_t now)
         ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s closed: %s",
                       s->id, s->close_reason);
 
+        ngx_calls_stat(s, NGX_CALLS_STAT_CONN_STATE, 1, s->close_state);
+
         ngx_calls_event(s, NGX_CALLS_MEDIA_EV_CLOSED, 0, s->close_reason,
                         strlen(s->close_reason));
         return;
@@ -409,6 +416,7 @@ ngx_calls_session_timer(ngx_calls_session_t *s, uint64_t now)
 
     } else if (!s->connected) {
         if (now >= s->created + NGX_CALLS_CONNECT_TIMEOUT) {
+            ngx_calls_stat(s, NGX_CALLS_STAT_ERROR, 1, "ice");
             ngx_calls_session_fail(s, now,
                                    "not connected (ICE, DTLS) within %d s",
                                    NGX_CALLS_CONNECT_TIMEOUT / 1000);
@@ -416,6 +424,7 @@ ngx_calls_session_timer(ngx_calls_session_t *s, uint64_t now)
         }
 
     } else if (now >= s->last_check + NGX_CALLS_CONSENT_TIMEOUT) {
+        ngx_calls_stat(s, NGX_CALLS_STAT_ERROR, 1, "ice");
         ngx_calls_session_fail(s, now, "ICE consent expired: no check "
                                "for %d s", NGX_CALLS_CONSENT_TIMEOUT / 1000);
         return;
@@ -728,6 +737,7 @@ ngx_calls_session_dtls_state(ngx_calls_session_t *s,
         break;
 
     case NGX_CALLS_DTLS_CLOSED:
+        s->close_state = "closed";
         ngx_calls_session_fail(s, now, "peer closed the connection "
                                "(DTLS close_notify)");
         break;
@@ -772,6 +782,9 @@ ngx_calls_session_connected(ngx_calls_session_t *s, uint64_t now)
                   ? "AEAD_AES_128_GCM" : "AES128_CM_HMAC_SHA1_80");
 
     ngx_calls_event(s, NGX_CALLS_MEDIA_EV_CONNECTED, 0, "", 0);
+    ngx_calls_stat(s, NGX_CALLS_STAT_CONN_STATE, 1, "connected");
+    ngx_calls_stat(s, NGX_CALLS_STAT_CONNECTION_TIME,
+                   (double) (now - s->created) / 1000, NULL);
 
     data = NULL;
 
@@ -944,6 +957,7 @@ ngx_calls_sctp_down_handler(void *user)
     s->dc_open = 0;
 
     if (!s->closed) {
+        s->close_state = "closed";
         ngx_calls_session_fail(s, ngx_calls_now, "SCTP association ended");
     }
 }
@@ -974,6 +988,8 @@ ngx_calls_sctp_open_handler(void *user, uint16_t sid, const char *label,
                   s->id);
 
     ngx_calls_event(s, NGX_CALLS_MEDIA_EV_DC_OPEN, 0, "", 0);
+    ngx_calls_stat(s, NGX_CALLS_STAT_DC_OPEN_TIME,
+                   (double) (ngx_calls_now - s->answered_at) / 1000, NULL);
 
     /* rtcd sends a joiner the existing tracks once its channel is open */
     ngx_calls_call_tracks_init(s, ngx_calls_now);
@@ -1087,12 +1103,17 @@ ngx_calls_session_dc_message(ngx_calls_session_t *s, int binary,
 
         if (msg.type == NGX_CALLS_DC_LOSS_RATE) {
             s->loss_rate = msg.number;
+            ngx_calls_stat(s, NGX_CALLS_STAT_CLIENT_LOSS_RATE, msg.number,
+                           NULL);
 
         } else if (msg.type == NGX_CALLS_DC_ROUND_TRIP_TIME) {
             s->rtt = msg.number;
+            ngx_calls_stat(s, NGX_CALLS_STAT_CLIENT_RTT, msg.number, NULL);
 
         } else {
             s->jitter = msg.number;
+            ngx_calls_stat(s, NGX_CALLS_STAT_CLIENT_JITTER, msg.number,
+                           NULL);
         }
 
         return;

@@ -127,6 +127,7 @@ typedef enum {
 typedef struct {
     ngx_calls_op_e            type;
     ngx_calls_source_t       *source;
+    uint64_t                  queued;         /* when, for the lock metrics */
 } ngx_calls_op_t;
 
 
@@ -165,6 +166,7 @@ struct ngx_calls_session_s {
     unsigned                  dc_signaling:1;
 
     uint64_t                  created;
+    uint64_t                  answered_at;
 
     /* what the client told us in its first offer */
     char                      remote_ufrag[NGX_CALLS_SDP_MAX_UFRAG];
@@ -213,6 +215,7 @@ struct ngx_calls_session_s {
     /* timers and teardown */
     uint64_t                  timer_at;
     char                      close_reason[128];
+    const char               *close_state;    /* "failed" or "closed" */
     unsigned                  close_pending:1;
     unsigned                  closed:1;
 
@@ -245,6 +248,8 @@ void ngx_calls_event(ngx_calls_session_t *s, ngx_calls_media_ev_e type,
     unsigned rtc_type, const char *text, size_t len);
 void ngx_calls_error(ngx_calls_session_t *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+void ngx_calls_stat(ngx_calls_session_t *s, ngx_calls_stat_e stat,
+    double value, const char *label);
 
 /* ngx_calls_session.c */
 int ngx_calls_session_send(ngx_calls_session_t *s, const uint8_t *buf,
