@@ -5,8 +5,9 @@
 
 
 /*
- * Calls and forwarding: who receives which source, and the packet path
- * from a sender's SRTP to every receiver's SRTP.
+ * Calls and forwarding: who receives which track, which simulcast layer
+ * each receiver follows, and the packet path from a sender's SRTP to
+ * every receiver's SRTP.
  */
 
 
@@ -17,12 +18,24 @@
 #include "ngx_calls_session.h"
 
 
+static void ngx_calls_sink_attach(ngx_calls_sink_t *sink,
+    ngx_calls_source_t *src);
+static void ngx_calls_sink_detach(ngx_calls_sink_t *sink,
+    ngx_calls_source_t *src);
+static ngx_calls_source_t *ngx_calls_call_layer(ngx_calls_session_t *sender,
+    ngx_calls_track_e type, ngx_calls_codec_e codec, const char *rid);
 static ngx_calls_source_t *ngx_calls_call_find_source(ngx_calls_session_t *s,
     const uint8_t *buf, const ngx_calls_rtp_t *rtp);
+static void ngx_calls_call_forward(ngx_calls_sink_t *sink,
+    const uint8_t *buf, const ngx_calls_rtp_t *rtp, uint64_t now);
 
 
 static const char  *ngx_calls_track_names[] = {
     "voice", "screen", "screen-audio", "video"
+};
+
+static const char  *ngx_calls_codec_mimes[] = {
+    "audio/opus", "video/VP8", "video/AV1"
 };
 
 
@@ -68,6 +81,13 @@ ngx_calls_track_name(ngx_calls_track_e type)
 }
 
 
+const char *
+ngx_calls_codec_mime(ngx_calls_codec_e codec)
+{
+    return ngx_calls_codec_mimes[codec];
+}
+
+
 void
 ngx_calls_call_attach(ngx_calls_call_t *call, ngx_calls_session_t *s)
 {
@@ -85,16 +105,21 @@ ngx_calls_call_attach(ngx_calls_call_t *call, ngx_calls_session_t *s)
 
 
 void
-ngx_calls_call_detach(ngx_calls_session_t *s)
+ngx_calls_call_detach(ngx_calls_session_t *s, uint64_t now)
 {
-    size_t  i;
+    size_t                    i, j;
+    ngx_calls_transceiver_t  *tr;
 
-    /* what others receive from s: audio just stops, as in rtcd */
+    /*
+     * What others receive from s: audio just stops, video m-sections are
+     * renegotiated away, as in rtcd.
+     */
 
     for (i = 0; i < s->ntrs; i++) {
-        if (s->trs[i].source) {
-            ngx_calls_source_destroy(s->trs[i].source);
-            s->trs[i].source = NULL;
+        tr = &s->trs[i];
+
+        for (j = tr->nsources; j > 0; j--) {
+            ngx_calls_source_destroy(tr->sources[j - 1], now);
         }
     }
 
@@ -104,6 +129,10 @@ ngx_calls_call_detach(ngx_calls_session_t *s)
         if (s->trs[i].sink) {
             ngx_calls_sink_destroy(s->trs[i].sink);
         }
+    }
+
+    if (s->call->screen == s) {
+        s->call->screen = NULL;
     }
 
     if (s->prev) {
@@ -123,10 +152,29 @@ ngx_calls_call_detach(ngx_calls_session_t *s)
 }
 
 
+int
+ngx_calls_call_has_track(ngx_calls_session_t *s, ngx_calls_track_e type)
+{
+    size_t  i, j;
+
+    for (i = 0; i < s->ntrs; i++) {
+        for (j = 0; j < s->trs[i].nsources; j++) {
+            if (s->trs[i].sources[j]->type == type) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* rtcd sends a joiner the existing tracks once its channel is open */
+
 void
 ngx_calls_call_tracks_init(ngx_calls_session_t *s, uint64_t now)
 {
-    size_t                i;
+    unsigned              type;
     ngx_calls_session_t  *r;
 
     s->tracks_init = 1;
@@ -136,11 +184,28 @@ ngx_calls_call_tracks_init(ngx_calls_session_t *s, uint64_t now)
             continue;
         }
 
-        for (i = 0; i < r->ntrs; i++) {
-            if (r->trs[i].source) {
-                ngx_calls_negotiate_queue(s, NGX_CALLS_OP_ADD,
-                                          r->trs[i].source, now);
+        for (type = NGX_CALLS_TRACK_VOICE; type <= NGX_CALLS_TRACK_VIDEO;
+             type++)
+        {
+            if (ngx_calls_call_has_track(r, type)) {
+                ngx_calls_negotiate_queue(s, NGX_CALLS_OP_ADD, r, type, now);
             }
+        }
+    }
+}
+
+
+/* a new track of s goes to everyone already set up */
+
+void
+ngx_calls_call_announce(ngx_calls_session_t *s, ngx_calls_track_e type,
+    uint64_t now)
+{
+    ngx_calls_session_t  *r;
+
+    for (r = s->call->sessions; r; r = r->next) {
+        if (r != s && r->tracks_init) {
+            ngx_calls_negotiate_queue(r, NGX_CALLS_OP_ADD, s, type, now);
         }
     }
 }
@@ -148,7 +213,8 @@ ngx_calls_call_tracks_init(ngx_calls_session_t *s, uint64_t now)
 
 ngx_calls_source_t *
 ngx_calls_source_create(ngx_calls_session_t *s, ngx_calls_transceiver_t *tr,
-    ngx_calls_track_e type, uint64_t now)
+    ngx_calls_track_e type, ngx_calls_codec_e codec, const char *rid,
+    uint64_t now)
 {
     size_t               i, k;
     uint8_t              rnd[8];
@@ -156,6 +222,10 @@ ngx_calls_source_create(ngx_calls_session_t *s, ngx_calls_transceiver_t *tr,
 
     static const char  alnum[] = "abcdefghijklmnopqrstuvwxyz"
                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+    if (tr->nsources == NGX_CALLS_MAX_LAYERS) {
+        return NULL;
+    }
 
     src = calloc(1, sizeof(ngx_calls_source_t));
     if (src == NULL) {
@@ -165,6 +235,9 @@ ngx_calls_source_create(ngx_calls_session_t *s, ngx_calls_transceiver_t *tr,
     src->session = s;
     src->tr = tr;
     src->type = type;
+    src->codec = codec;
+    snprintf(src->rid, sizeof(src->rid), "%s", rid);
+    src->rate_start = now;
 
     /* rtcd genTrackID: <type>_<sender session id>_<8 random characters> */
 
@@ -179,60 +252,168 @@ ngx_calls_source_create(ngx_calls_session_t *s, ngx_calls_transceiver_t *tr,
 
     src->track_id[i + sizeof(rnd)] = '\0';
 
-    ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: new track %s",
-                  s->id, src->track_id);
+    tr->sources[tr->nsources++] = src;
 
-    ngx_calls_stat(s, NGX_CALLS_STAT_TRACK_IN, 1, "audio/opus");
+    ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: new track %s "
+                  "(%s%s%s)", s->id, src->track_id,
+                  ngx_calls_codec_mimes[codec], rid[0] ? ", rid " : "", rid);
+
+    ngx_calls_stat(s, NGX_CALLS_STAT_TRACK_IN, 1,
+                   ngx_calls_codec_mimes[codec]);
 
     return src;
 }
 
 
 void
-ngx_calls_source_destroy(ngx_calls_source_t *src)
+ngx_calls_source_destroy(ngx_calls_source_t *src, uint64_t now)
 {
-    ngx_calls_session_t  *r;
+    size_t                    i;
+    ngx_calls_sink_t         *sink;
+    ngx_calls_session_t      *r, *s;
+    ngx_calls_source_t       *other;
+    ngx_calls_transceiver_t  *tr;
 
-    while (src->nsinks) {
-        ngx_calls_sink_destroy(src->sinks[src->nsinks - 1]);
+    s = src->session;
+    tr = src->tr;
+
+    for (i = 0; i < tr->nsources; i++) {
+        if (tr->sources[i] == src) {
+            tr->sources[i] = tr->sources[--tr->nsources];
+            break;
+        }
     }
 
-    for (r = src->session->call->sessions; r; r = r->next) {
-        ngx_calls_negotiate_unqueue(r, src);
-
+    for (r = s->call->sessions; r; r = r->next) {
         if (r->last_source == src) {
             r->last_source = NULL;
         }
     }
 
-    ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: track %s ended",
-                  src->session->id, src->track_id);
+    /*
+     * Its receivers follow another layer of the track if one is left;
+     * otherwise the track is gone for them.
+     */
 
-    ngx_calls_stat(src->session, NGX_CALLS_STAT_TRACK_IN, -1, "audio/opus");
+    while (src->nsinks) {
+        sink = src->sinks[src->nsinks - 1];
+        ngx_calls_sink_detach(sink, src);
+
+        if (sink->pending == src) {
+            sink->pending = NULL;
+        }
+
+        if (sink->source != src) {
+            continue;
+        }
+
+        sink->source = NULL;
+
+        other = ngx_calls_call_layer(s, sink->type, sink->codec, "l");
+
+        if (other && other != src) {
+            sink->pending = other;
+            ngx_calls_sink_attach(sink, other);
+            ngx_calls_source_keyframe(other, now);
+            continue;
+        }
+
+        r = sink->session;
+
+        ngx_calls_sink_destroy(sink);
+
+        if (ngx_calls_track_is_video(src->type)) {
+            ngx_calls_negotiate_queue(r, NGX_CALLS_OP_RENEGOTIATE, s,
+                                      src->type, now);
+        }
+    }
+
+    if (!ngx_calls_call_has_track(s, src->type)) {
+        for (r = s->call->sessions; r; r = r->next) {
+            ngx_calls_negotiate_unqueue(r, s, src->type);
+        }
+
+        if (src->type == NGX_CALLS_TRACK_SCREEN && s->call->screen == s) {
+            s->call->screen = NULL;
+        }
+    }
+
+    ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: track %s ended",
+                  s->id, src->track_id);
+
+    ngx_calls_stat(s, NGX_CALLS_STAT_TRACK_IN, -1,
+                   ngx_calls_codec_mimes[src->codec]);
 
     free(src->sinks);
     free(src);
 }
 
 
-ngx_calls_sink_t *
-ngx_calls_sink_create(ngx_calls_source_t *src, ngx_calls_session_t *receiver,
-    ngx_calls_transceiver_t *tr)
+/*
+ * The layer of sender's track of this type and codec with this rid, or
+ * else the lowest one ("l", or the single encoding).
+ */
+
+static ngx_calls_source_t *
+ngx_calls_call_layer(ngx_calls_session_t *sender, ngx_calls_track_e type,
+    ngx_calls_codec_e codec, const char *rid)
 {
-    size_t              i, cap;
-    uint32_t            ssrc;
-    ngx_calls_sink_t   *sink, **sinks;
+    size_t               i, j;
+    ngx_calls_source_t  *src, *low;
 
-    if (src->nsinks == src->sinks_cap) {
-        cap = src->sinks_cap ? 2 * src->sinks_cap : 4;
+    low = NULL;
 
-        sinks = realloc(src->sinks, cap * sizeof(ngx_calls_sink_t *));
-        if (sinks == NULL) {
-            return NULL;
+    for (i = 0; i < sender->ntrs; i++) {
+        for (j = 0; j < sender->trs[i].nsources; j++) {
+            src = sender->trs[i].sources[j];
+
+            if (src->type != type || src->codec != codec) {
+                continue;
+            }
+
+            if (strcmp(src->rid, rid) == 0) {
+                return src;
+            }
+
+            if (low == NULL || src->rid[0] == '\0'
+                || strcmp(src->rid, "l") == 0)
+            {
+                low = src;
+            }
         }
+    }
 
-        src->sinks = sinks;
-        src->sinks_cap = cap;
+    return low;
+}
+
+
+ngx_calls_sink_t *
+ngx_calls_sink_create(ngx_calls_session_t *sender, ngx_calls_track_e type,
+    ngx_calls_session_t *receiver, ngx_calls_transceiver_t *tr)
+{
+    size_t               i;
+    uint32_t             ssrc;
+    ngx_calls_sink_t    *sink;
+    ngx_calls_codec_e    codec;
+    ngx_calls_source_t  *src;
+
+    /*
+     * rtcd sends AV1 only when both ends support it, VP8 otherwise; new
+     * receivers start on the low simulcast layer.
+     */
+
+    codec = ngx_calls_track_is_video(type) ? NGX_CALLS_CODEC_VP8
+                                           : NGX_CALLS_CODEC_OPUS;
+
+    if (ngx_calls_track_is_video(type) && receiver->av1_support
+        && ngx_calls_call_layer(sender, type, NGX_CALLS_CODEC_AV1, "l"))
+    {
+        codec = NGX_CALLS_CODEC_AV1;
+    }
+
+    src = ngx_calls_call_layer(sender, type, codec, "l");
+    if (src == NULL) {
+        return NULL;
     }
 
     sink = calloc(1, sizeof(ngx_calls_sink_t));
@@ -254,13 +435,26 @@ ngx_calls_sink_create(ngx_calls_source_t *src, ngx_calls_session_t *receiver,
 
     } while (ssrc == 0 || i < receiver->ntrs);
 
-    sink->source = src;
+    sink->sender = sender;
+    sink->type = type;
+    sink->codec = codec;
     sink->session = receiver;
     sink->tr = tr;
     sink->ssrc = ssrc;
     sink->pt = tr->pt;
+    sink->backoff = 10000;                /* rtcd's initial level backoff */
+    strcpy(sink->track_id, src->track_id);
 
-    src->sinks[src->nsinks++] = sink;
+    /* video starts at a keyframe; audio at once */
+
+    if (ngx_calls_track_is_video(type)) {
+        sink->pending = src;
+
+    } else {
+        sink->source = src;
+    }
+
+    ngx_calls_sink_attach(sink, src);
 
     return sink;
 }
@@ -269,16 +463,12 @@ ngx_calls_sink_create(ngx_calls_source_t *src, ngx_calls_session_t *receiver,
 void
 ngx_calls_sink_destroy(ngx_calls_sink_t *sink)
 {
-    size_t               i;
-    ngx_calls_source_t  *src;
+    if (sink->source) {
+        ngx_calls_sink_detach(sink, sink->source);
+    }
 
-    src = sink->source;
-
-    for (i = 0; i < src->nsinks; i++) {
-        if (src->sinks[i] == sink) {
-            src->sinks[i] = src->sinks[--src->nsinks];
-            break;
-        }
+    if (sink->pending && sink->pending != sink->source) {
+        ngx_calls_sink_detach(sink, sink->pending);
     }
 
     if (sink->tr && sink->tr->sink == sink) {
@@ -287,29 +477,114 @@ ngx_calls_sink_destroy(ngx_calls_sink_t *sink)
 
     if (sink->active) {
         ngx_calls_stat(sink->session, NGX_CALLS_STAT_TRACK_OUT, -1,
-                       "audio/opus");
+                       ngx_calls_codec_mimes[sink->codec]);
     }
 
     free(sink);
 }
 
 
+static void
+ngx_calls_sink_attach(ngx_calls_sink_t *sink, ngx_calls_source_t *src)
+{
+    size_t               cap;
+    ngx_calls_sink_t   **sinks;
+
+    if (src->nsinks == src->sinks_cap) {
+        cap = src->sinks_cap ? 2 * src->sinks_cap : 4;
+
+        sinks = realloc(src->sinks, cap * sizeof(ngx_calls_sink_t *));
+        if (sinks == NULL) {
+            ngx_calls_log(NGX_CALLS_LOG_ERR, "calls: out of memory, track %s "
+                          "not forwarded to session %s", src->track_id,
+                          sink->session->id);
+            return;
+        }
+
+        src->sinks = sinks;
+        src->sinks_cap = cap;
+    }
+
+    src->sinks[src->nsinks++] = sink;
+}
+
+
+static void
+ngx_calls_sink_detach(ngx_calls_sink_t *sink, ngx_calls_source_t *src)
+{
+    size_t  i;
+
+    for (i = 0; i < src->nsinks; i++) {
+        if (src->sinks[i] == sink) {
+            src->sinks[i] = src->sinks[--src->nsinks];
+            return;
+        }
+    }
+}
+
+
+/* asks the sender for a keyframe: PLI, at most once a second per stream */
+
+void
+ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now)
+{
+    size_t    n;
+    uint8_t   buf[64];
+    uint32_t  ssrc;
+
+    if (src->ssrc == 0 || !src->session->srtp_ready
+        || (src->last_pli && now < src->last_pli + 1000))
+    {
+        return;
+    }
+
+    src->last_pli = now;
+
+    /* RFC 4585 PLI: V=2 FMT=1, PT=206, length 2, sender and media SSRC */
+
+    ssrc = src->session->rtcp_ssrc;
+
+    buf[0] = 0x81;
+    buf[1] = 206;
+    buf[2] = 0;
+    buf[3] = 2;
+    buf[4] = (uint8_t) (ssrc >> 24);
+    buf[5] = (uint8_t) (ssrc >> 16);
+    buf[6] = (uint8_t) (ssrc >> 8);
+    buf[7] = (uint8_t) ssrc;
+    buf[8] = (uint8_t) (src->ssrc >> 24);
+    buf[9] = (uint8_t) (src->ssrc >> 16);
+    buf[10] = (uint8_t) (src->ssrc >> 8);
+    buf[11] = (uint8_t) src->ssrc;
+    n = 12;
+
+    if (ngx_calls_srtp_protect_rtcp(&src->session->srtp, buf, &n)
+        != NGX_CALLS_SRTP_OK)
+    {
+        ngx_calls_stat(src->session, NGX_CALLS_STAT_ERROR, 1, "rtp");
+        return;
+    }
+
+    (void) ngx_calls_session_send(src->session, buf, n);
+}
+
+
 /*
  * The hot path: one unprotected RTP packet of sender s, copied for each
- * receiver with its SSRC, payload type and extension ids, protected with
- * the receiver's SRTP context and sent on its path.  No allocation.
+ * receiver with its SSRC, payload type, sequence numbers, timestamps and
+ * extension ids, protected with the receiver's SRTP context and sent on
+ * its path.  No allocation.
  */
 
 void
 ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
     uint64_t now)
 {
-    size_t                i, n;
-    uint8_t               out[NGX_CALLS_PACKET_SIZE];
-    ngx_calls_sink_t     *sink;
-    ngx_calls_rtp_t       rtp;
-    ngx_calls_source_t   *src;
-    ngx_calls_session_t  *r;
+    int                  keyframe;
+    size_t               i;
+    ngx_calls_rtp_t      rtp;
+    ngx_calls_sink_t    *sink;
+    ngx_calls_source_t  *src;
 
     if (ngx_calls_rtp_parse(buf, len, &rtp) != 0) {
         ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MALFORMED, 1);
@@ -329,40 +604,139 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
         s->last_source = src;
     }
 
+    if (rtp.pt != src->pt) {
+        ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MALFORMED, 1);
+        return;
+    }
+
     if (src->muted) {
         ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MUTED, 1);
         return;
     }
 
-    for (i = 0; i < src->nsinks; i++) {
+    keyframe = 0;
+
+    if (ngx_calls_track_is_video(src->type)) {
+
+        /* the rate of each layer decides which one a receiver can take */
+
+        src->rate_bytes += len;
+
+        if (now >= src->rate_start + 1000) {
+            src->rate_bps = (uint32_t) (src->rate_bytes * 8 * 1000
+                                        / (now - src->rate_start));
+            src->rate_bytes = 0;
+            src->rate_start = now;
+        }
+
+        keyframe = ngx_calls_video_keyframe(src->codec, buf + rtp.header_len,
+                                            rtp.payload_len);
+    }
+
+    for (i = 0; i < src->nsinks; /* void */) {
         sink = src->sinks[i];
-        r = sink->session;
 
-        if (!sink->active || !r->srtp_ready || r->closed) {
-            continue;
+        if (sink->pending == src) {
+            if (!keyframe) {
+                ngx_calls_source_keyframe(src, now);
+                i++;
+                continue;
+            }
+
+            /* the switch: the old layer's last packet is behind us */
+
+            if (sink->source && sink->source != src) {
+                ngx_calls_sink_detach(sink, sink->source);
+            }
+
+            sink->source = src;
+            sink->pending = NULL;
+
+            if (sink->started) {
+                sink->seq_delta = (uint16_t) (sink->last_seq + 1 - rtp.seq);
+                sink->ts_delta = sink->last_ts + 1
+                                 + (uint32_t) ((now - sink->last_time) * 90)
+                                 - rtp.ts;
+            }
+
+            ngx_calls_log(NGX_CALLS_LOG_DEBUG, "calls: session %s gets %s "
+                          "layer \"%s\"", sink->session->id,
+                          sink->track_id, src->rid);
         }
 
-        n = ngx_calls_rtp_rewrite(out, sizeof(out) - NGX_CALLS_SRTP_TRAILER,
-                                  buf, &rtp, sink->ssrc, sink->pt,
-                                  &sink->extmap, r->twcc_seq);
-        if (n == 0) {
-            ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MALFORMED, 1);
-            continue;
+        if (sink->source == src) {
+            ngx_calls_call_forward(sink, buf, &rtp, now);
         }
 
-        if (sink->extmap.twcc_id) {
-            r->twcc_seq++;
-        }
+        i++;
+    }
+}
 
-        if (ngx_calls_srtp_protect(&r->srtp, out, &n) != NGX_CALLS_SRTP_OK) {
-            ngx_calls_count(NGX_CALLS_CNT_DROP_SEND_FAILED, 1);
-            ngx_calls_stat(r, NGX_CALLS_STAT_ERROR, 1, "rtp");
-            continue;
-        }
 
-        if (ngx_calls_session_send(r, out, n) == 0) {
-            ngx_calls_count(NGX_CALLS_CNT_RTP_FORWARDED, 1);
-        }
+static void
+ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
+    const ngx_calls_rtp_t *rtp, uint64_t now)
+{
+    size_t                n;
+    uint8_t               out[NGX_CALLS_PACKET_SIZE];
+    uint16_t              seq;
+    uint32_t              ts;
+    ngx_calls_session_t  *r;
+
+    r = sink->session;
+
+    if (!sink->active || !r->srtp_ready || r->closed) {
+        return;
+    }
+
+    n = ngx_calls_rtp_rewrite(out, sizeof(out) - NGX_CALLS_SRTP_TRAILER,
+                              buf, rtp, sink->ssrc, sink->pt, &sink->extmap,
+                              r->twcc_seq);
+    if (n == 0) {
+        ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MALFORMED, 1);
+        return;
+    }
+
+    if (sink->extmap.twcc_id) {
+        r->twcc_seq++;
+    }
+
+    /* continuity across layer switches (no-op while the deltas are 0) */
+
+    seq = (uint16_t) (rtp->seq + sink->seq_delta);
+    ts = rtp->ts + sink->ts_delta;
+
+    out[2] = (uint8_t) (seq >> 8);
+    out[3] = (uint8_t) seq;
+    out[4] = (uint8_t) (ts >> 24);
+    out[5] = (uint8_t) (ts >> 16);
+    out[6] = (uint8_t) (ts >> 8);
+    out[7] = (uint8_t) ts;
+
+    /* a sequence number from before the switch stays behind */
+    if (sink->started && (int16_t) (seq - sink->last_seq) > 0) {
+        sink->last_seq = seq;
+        sink->last_ts = ts;
+        sink->last_time = now;
+
+    } else if (!sink->started) {
+        sink->started = 1;
+        sink->last_seq = seq;
+        sink->last_ts = ts;
+        sink->last_time = now;
+    }
+
+    sink->packets++;
+    sink->octets += (uint32_t) rtp->payload_len;
+
+    if (ngx_calls_srtp_protect(&r->srtp, out, &n) != NGX_CALLS_SRTP_OK) {
+        ngx_calls_count(NGX_CALLS_CNT_DROP_SEND_FAILED, 1);
+        ngx_calls_stat(r, NGX_CALLS_STAT_ERROR, 1, "rtp");
+        return;
+    }
+
+    if (ngx_calls_session_send(r, out, n) == 0) {
+        ngx_calls_count(NGX_CALLS_CNT_RTP_FORWARDED, 1);
     }
 }
 
@@ -371,46 +745,68 @@ static ngx_calls_source_t *
 ngx_calls_call_find_source(ngx_calls_session_t *s, const uint8_t *buf,
     const ngx_calls_rtp_t *rtp)
 {
-    size_t               i, len;
-    const uint8_t       *mid;
-    ngx_calls_source_t  *src, *unbound;
+    size_t                    i, j, len, ridlen;
+    const uint8_t            *mid, *rid;
+    ngx_calls_source_t       *src, *unbound;
+    ngx_calls_transceiver_t  *tr;
 
     unbound = NULL;
 
     for (i = 0; i < s->ntrs; i++) {
-        src = s->trs[i].source;
+        tr = &s->trs[i];
 
-        if (src == NULL) {
-            continue;
-        }
+        for (j = 0; j < tr->nsources; j++) {
+            src = tr->sources[j];
 
-        if (src->ssrc == rtp->ssrc) {
-            return src;
-        }
-
-        if (src->ssrc != 0) {
-            continue;
-        }
-
-        /* an unsignaled SSRC: the mid extension names the m-section */
-
-        if (src->ext_mid) {
-            mid = ngx_calls_rtp_ext_find(buf, rtp, src->ext_mid, &len);
-
-            if (mid && len == strlen(s->trs[i].mid)
-                && memcmp(mid, s->trs[i].mid, len) == 0)
-            {
-                src->ssrc = rtp->ssrc;
+            if (src->ssrc == rtp->ssrc) {
                 return src;
             }
-        }
 
-        unbound = (unbound == NULL) ? src : unbound;
+            if (src->ssrc != 0) {
+                continue;
+            }
+
+            /*
+             * An unsignaled SSRC (simulcast never signals them): the mid
+             * extension names the m-section, the rid one the layer.
+             */
+
+            if (src->ext_mid) {
+                mid = ngx_calls_rtp_ext_find(buf, rtp, src->ext_mid, &len);
+
+                if (mid == NULL || len != strlen(tr->mid)
+                    || memcmp(mid, tr->mid, len) != 0)
+                {
+                    continue;
+                }
+
+                if (src->rid[0] == '\0') {
+                    src->ssrc = rtp->ssrc;
+                    return src;
+                }
+
+                rid = src->ext_rid
+                      ? ngx_calls_rtp_ext_find(buf, rtp, src->ext_rid,
+                                               &ridlen)
+                      : NULL;
+
+                if (rid && ridlen == strlen(src->rid)
+                    && memcmp(rid, src->rid, ridlen) == 0)
+                {
+                    src->ssrc = rtp->ssrc;
+                    return src;
+                }
+
+                continue;
+            }
+
+            unbound = (unbound == NULL) ? src : unbound;
+        }
     }
 
     /* without the extension, one unbound source can only be this one */
 
-    if (unbound && unbound->ext_mid == 0) {
+    if (unbound && unbound->ext_mid == 0 && unbound->rid[0] == '\0') {
         unbound->ssrc = rtp->ssrc;
         return unbound;
     }

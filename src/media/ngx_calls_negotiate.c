@@ -35,6 +35,8 @@ static void ngx_calls_negotiate_extmaps(ngx_calls_session_t *s,
     ngx_calls_sdp_media_t *m);
 static uint8_t ngx_calls_negotiate_ext_id(ngx_calls_session_t *s,
     const char *uri, int allocate);
+static void ngx_calls_negotiate_extmap(ngx_calls_session_t *s,
+    ngx_calls_sdp_media_t *m, const char *uri);
 static ngx_calls_transceiver_t *ngx_calls_negotiate_add_tr(
     ngx_calls_session_t *s);
 static int ngx_calls_negotiate_start(ngx_calls_session_t *s,
@@ -163,9 +165,18 @@ ngx_calls_negotiate_ice(ngx_calls_session_t *s, const char *json, size_t len)
 
 void
 ngx_calls_negotiate_queue(ngx_calls_session_t *s, ngx_calls_op_e type,
-    ngx_calls_source_t *source, uint64_t now)
+    ngx_calls_session_t *sender, ngx_calls_track_e track, uint64_t now)
 {
+    size_t           i;
     ngx_calls_op_t  *op;
+
+    /* one renegotiation covers every video track gone meanwhile */
+
+    for (i = 0; type == NGX_CALLS_OP_RENEGOTIATE && i < s->nops; i++) {
+        if (s->ops[(s->ops_head + i) % NGX_CALLS_MAX_OPS].type == type) {
+            return;
+        }
+    }
 
     if (s->nops == NGX_CALLS_MAX_OPS) {
         ngx_calls_log(NGX_CALLS_LOG_ERR, "calls: session %s: more than %d "
@@ -176,7 +187,8 @@ ngx_calls_negotiate_queue(ngx_calls_session_t *s, ngx_calls_op_e type,
 
     op = &s->ops[(s->ops_head + s->nops) % NGX_CALLS_MAX_OPS];
     op->type = type;
-    op->source = source;
+    op->sender = sender;
+    op->track = track;
     op->queued = now;
     s->nops++;
 
@@ -186,18 +198,19 @@ ngx_calls_negotiate_queue(ngx_calls_session_t *s, ngx_calls_op_e type,
 
 void
 ngx_calls_negotiate_unqueue(ngx_calls_session_t *s,
-    ngx_calls_source_t *source)
+    ngx_calls_session_t *sender, ngx_calls_track_e track)
 {
-    size_t  i;
+    size_t           i;
+    ngx_calls_op_t  *op;
 
     for (i = 0; i < s->nops; i++) {
-        if (s->ops[(s->ops_head + i) % NGX_CALLS_MAX_OPS].source == source) {
-            s->ops[(s->ops_head + i) % NGX_CALLS_MAX_OPS].source = NULL;
-        }
-    }
+        op = &s->ops[(s->ops_head + i) % NGX_CALLS_MAX_OPS];
 
-    if (s->op.source == source) {
-        s->op.source = NULL;
+        if (op->type == NGX_CALLS_OP_ADD && op->sender == sender
+            && op->track == track)
+        {
+            op->sender = NULL;
+        }
     }
 }
 
@@ -217,8 +230,8 @@ ngx_calls_negotiate_next(ngx_calls_session_t *s, uint64_t now)
         s->ops_head = (s->ops_head + 1) % NGX_CALLS_MAX_OPS;
         s->nops--;
 
-        if (op.source == NULL) {
-            continue;                     /* its sender left meanwhile */
+        if (op.type == NGX_CALLS_OP_ADD && op.sender == NULL) {
+            continue;                     /* its track ended meanwhile */
         }
 
         if (ngx_calls_negotiate_start(s, &op, now) == 0) {
@@ -249,15 +262,10 @@ ngx_calls_negotiate_timer(ngx_calls_session_t *s, uint64_t now)
          * next offer must list it) but carries nothing.
          */
 
-        if (s->op.source != NULL && s->op.type == NGX_CALLS_OP_ADD) {
-            size_t  i;
-
-            for (i = 0; i < s->ntrs; i++) {
-                if (s->trs[i].sink && s->trs[i].sink->source == s->op.source)
-                {
-                    ngx_calls_sink_destroy(s->trs[i].sink);
-                }
-            }
+        if (s->op_tr < s->ntrs && s->trs[s->op_tr].sink
+            && !s->trs[s->op_tr].sink->active)
+        {
+            ngx_calls_sink_destroy(s->trs[s->op_tr].sink);
         }
 
         ngx_calls_negotiate_done(s, now);
@@ -314,11 +322,11 @@ static int
 ngx_calls_negotiate_offer(ngx_calls_session_t *s, ngx_calls_sdp_t *sdp,
     int from_dc, uint64_t now)
 {
-    int                       first;
+    int                       first, had[NGX_CALLS_TRACK_VIDEO + 1];
     char                      err[256];
     size_t                    i;
-    ngx_calls_session_t      *r;
-    ngx_calls_transceiver_t  *tr;
+    unsigned                  type;
+    ngx_calls_sdp_media_t    *m;
 
     if (s->sig != NGX_CALLS_SIG_STABLE) {
 
@@ -360,19 +368,38 @@ ngx_calls_negotiate_offer(ngx_calls_session_t *s, ngx_calls_sdp_t *sdp,
     /* every new m-section is acceptable before anything changes */
 
     for (i = s->ntrs; i < sdp->nmedia; i++) {
-        if (sdp->media[i].kind == NGX_CALLS_SDP_AUDIO
-            && sdp->media[i].port != 0
-            && ngx_calls_sdp_find_codec(&sdp->media[i], "opus", 48000)
-               == NULL)
+        m = &sdp->media[i];
+
+        if (m->port == 0) {
+            continue;
+        }
+
+        if (m->kind == NGX_CALLS_SDP_AUDIO
+            && ngx_calls_sdp_find_codec(m, "opus", 48000) == NULL)
         {
             ngx_calls_error(s, "offer refused: no common codec in "
                             "m-section %zu (mid %s): audio needs "
-                            "opus/48000/2", i, sdp->media[i].mid);
+                            "opus/48000/2", i, m->mid);
+            return -1;
+        }
+
+        if (m->kind == NGX_CALLS_SDP_VIDEO
+            && ngx_calls_sdp_find_codec(m, "VP8", 90000) == NULL
+            && ngx_calls_sdp_find_codec(m, "AV1", 90000) == NULL)
+        {
+            ngx_calls_error(s, "offer refused: no common codec in "
+                            "m-section %zu (mid %s): video needs VP8 or "
+                            "AV1", i, m->mid);
             return -1;
         }
     }
 
     first = !s->answered;
+
+    for (type = NGX_CALLS_TRACK_VOICE; type <= NGX_CALLS_TRACK_VIDEO; type++)
+    {
+        had[type] = ngx_calls_call_has_track(s, type);
+    }
 
     for (i = 0; i < sdp->nmedia; i++) {
         ngx_calls_negotiate_extmaps(s, &sdp->media[i]);
@@ -399,18 +426,10 @@ ngx_calls_negotiate_offer(ngx_calls_session_t *s, ngx_calls_sdp_t *sdp,
 
     /* new tracks of this client go to everyone already set up */
 
-    for (i = 0; i < s->ntrs; i++) {
-        tr = &s->trs[i];
-
-        if (tr->source == NULL || tr->source->nsinks > 0) {
-            continue;
-        }
-
-        for (r = s->call->sessions; r; r = r->next) {
-            if (r != s && r->tracks_init) {
-                ngx_calls_negotiate_queue(r, NGX_CALLS_OP_ADD, tr->source,
-                                          now);
-            }
+    for (type = NGX_CALLS_TRACK_VOICE; type <= NGX_CALLS_TRACK_VIDEO; type++)
+    {
+        if (!had[type] && ngx_calls_call_has_track(s, type)) {
+            ngx_calls_call_announce(s, type, now);
         }
     }
 
@@ -481,6 +500,10 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
 {
     int                           sends;
     size_t                        j;
+    const char                   *stream;
+    ngx_calls_codec_e             codec;
+    ngx_calls_track_e             type;
+    ngx_calls_source_t           *src;
     ngx_calls_transceiver_t      *tr;
     const ngx_calls_sdp_codec_t  *c;
 
@@ -520,13 +543,31 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
 
         case NGX_CALLS_SDP_AUDIO:
             tr->role = NGX_CALLS_TR_RECV;
+            tr->codec = NGX_CALLS_CODEC_OPUS;
+            break;
+
+        case NGX_CALLS_SDP_VIDEO:
+            tr->role = NGX_CALLS_TR_RECV;
+
+            /* VP8 where offered (Chrome lists AV1 too), else AV1 alone */
+            tr->codec = ngx_calls_sdp_find_codec(m, "VP8", 90000)
+                        ? NGX_CALLS_CODEC_VP8 : NGX_CALLS_CODEC_AV1;
+
+            for (j = 0; j < m->nrids && tr->nrids < NGX_CALLS_MAX_LAYERS;
+                 j++)
+            {
+                if (m->rids[j].send) {
+                    strcpy(tr->rids[tr->nrids++], m->rids[j].id);
+                }
+            }
+
             break;
 
         default:
             tr->role = NGX_CALLS_TR_RECV;
             tr->rejected = 1;
             ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: %s "
-                          "m-section (mid %s) rejected: not supported yet",
+                          "m-section (mid %s) rejected: not supported",
                           s->id, m->media, m->mid);
             break;
         }
@@ -546,9 +587,8 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
 
         tr->rejected = 1;
 
-        if (tr->source) {
-            ngx_calls_source_destroy(tr->source);
-            tr->source = NULL;
+        while (tr->nsources) {
+            ngx_calls_source_destroy(tr->sources[tr->nsources - 1], now);
         }
 
         if (tr->sink) {
@@ -558,10 +598,16 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
         return 0;
     }
 
-    c = ngx_calls_sdp_find_codec(m, "opus", 48000);
+    codec = tr->codec;
+    c = ngx_calls_sdp_find_codec(m, codec == NGX_CALLS_CODEC_OPUS ? "opus"
+                                    : codec == NGX_CALLS_CODEC_VP8 ? "VP8"
+                                                                   : "AV1",
+                                 codec == NGX_CALLS_CODEC_OPUS ? 48000
+                                                               : 90000);
     if (c == NULL) {
         ngx_calls_error(s, "offer refused: m-section %zu (mid %s) dropped "
-                        "opus", i, m->mid);
+                        "its codec %s", i, m->mid,
+                        ngx_calls_codec_mime(codec));
         return -1;
     }
 
@@ -576,7 +622,7 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
 
     } else if (c->pt != tr->pt) {
         ngx_calls_error(s, "offer refused: m-section %zu (mid %s) changed "
-                        "the opus payload type from %u to %u", i, m->mid,
+                        "the payload type from %u to %u", i, m->mid,
                         tr->pt, c->pt);
         return -1;
     }
@@ -586,25 +632,87 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
 
     tr->client_sends = sends;
 
-    if (sends && tr->source == NULL) {
-        tr->source = ngx_calls_source_create(s, tr, NGX_CALLS_TRACK_VOICE,
-                                             now);
-        if (tr->source == NULL) {
-            ngx_calls_error(s, "out of memory");
-            return -1;
+    if (!sends) {
+        while (tr->nsources) {
+            ngx_calls_source_destroy(tr->sources[tr->nsources - 1], now);
         }
 
-    } else if (!sends && tr->source != NULL) {
-        ngx_calls_source_destroy(tr->source);
-        tr->source = NULL;
+        return 0;
     }
 
-    if (tr->source) {
-        tr->source->pt = c->pt;
-        tr->source->ssrc = (m->nssrcs > 0) ? m->ssrcs[0].ssrc : 0;
-        tr->source->ext_audio_level =
+    if (tr->nsources == 0) {
+
+        /*
+         * What the track is, from its MediaStream id and kind, as rtcd's
+         * OnTrack: the stream announced by screen_on is the screen (and
+         * its audio), the one of video_on the camera; other audio is
+         * the voice, other video is refused.
+         */
+
+        stream = m->msid_stream[0] ? m->msid_stream
+                 : m->nssrcs ? m->ssrcs[0].msid_stream : "";
+
+        if (tr->kind == NGX_CALLS_SDP_AUDIO) {
+            type = (s->screen_stream[0]
+                    && strcmp(stream, s->screen_stream) == 0)
+                   ? NGX_CALLS_TRACK_SCREEN_AUDIO : NGX_CALLS_TRACK_VOICE;
+
+        } else if (s->screen_stream[0]
+                   && strcmp(stream, s->screen_stream) == 0)
+        {
+            type = NGX_CALLS_TRACK_SCREEN;
+
+            if (s->call->screen && s->call->screen != s) {
+                tr->rejected = 1;
+                ngx_calls_error(s, "screen track of stream \"%s\" refused: "
+                                "session %s is sharing its screen already",
+                                stream, s->call->screen->id);
+                return 0;
+            }
+
+        } else if (s->video_stream[0]
+                   && strcmp(stream, s->video_stream) == 0)
+        {
+            type = NGX_CALLS_TRACK_VIDEO;
+
+        } else {
+            tr->rejected = 1;
+            ngx_calls_error(s, "video track of stream \"%s\" refused: it is "
+                            "neither the screen (screen_on) nor the camera "
+                            "(video_on) stream", stream);
+            return 0;
+        }
+
+        for (j = 0; j < (tr->nrids ? tr->nrids : 1); j++) {
+            src = ngx_calls_source_create(s, tr, type, codec,
+                                          tr->nrids ? tr->rids[j] : "", now);
+            if (src == NULL) {
+                ngx_calls_error(s, "out of memory");
+                return -1;
+            }
+
+            src->muted = (type == NGX_CALLS_TRACK_VOICE) && s->muted;
+        }
+
+        if (type == NGX_CALLS_TRACK_SCREEN) {
+            s->call->screen = s;
+        }
+    }
+
+    /* SSRCs: signaled for a single encoding, learned from rids otherwise */
+
+    for (j = 0; j < tr->nsources; j++) {
+        src = tr->sources[j];
+
+        src->pt = c->pt;
+        src->ext_audio_level =
             ngx_calls_sdp_find_extmap(m, NGX_CALLS_URI_AUDIO_LEVEL);
-        tr->source->ext_mid = ngx_calls_sdp_find_extmap(m, NGX_CALLS_URI_MID);
+        src->ext_mid = ngx_calls_sdp_find_extmap(m, NGX_CALLS_URI_MID);
+        src->ext_rid = ngx_calls_sdp_find_extmap(m, NGX_CALLS_URI_RID);
+
+        if (src->rid[0] == '\0' && m->nssrcs > 0 && src->ssrc == 0) {
+            src->ssrc = m->ssrcs[0].ssrc;
+        }
     }
 
     return 0;
@@ -700,10 +808,29 @@ ngx_calls_negotiate_ext_id(ngx_calls_session_t *s, const char *uri,
 }
 
 
+/* an extmap line for uri when the session has an id for it */
+
+static void
+ngx_calls_negotiate_extmap(ngx_calls_session_t *s, ngx_calls_sdp_media_t *m,
+    const char *uri)
+{
+    uint8_t  id;
+
+    id = ngx_calls_negotiate_ext_id(s, uri, 0);
+
+    if (id && m->nextmaps < NGX_CALLS_SDP_MAX_EXTMAPS) {
+        m->extmaps[m->nextmaps].id = id;
+        snprintf(m->extmaps[m->nextmaps].uri, NGX_CALLS_SDP_MAX_URI, "%s",
+                 uri);
+        m->nextmaps++;
+    }
+}
+
+
 static ngx_calls_transceiver_t *
 ngx_calls_negotiate_add_tr(ngx_calls_session_t *s)
 {
-    size_t                    i, cap;
+    size_t                    i, j, cap;
     ngx_calls_transceiver_t  *trs;
 
     if (s->ntrs == s->trs_cap) {
@@ -716,8 +843,8 @@ ngx_calls_negotiate_add_tr(ngx_calls_session_t *s)
 
         /* sources and sinks point at their m-sections */
         for (i = 0; i < s->ntrs; i++) {
-            if (trs[i].source) {
-                trs[i].source->tr = &trs[i];
+            for (j = 0; j < trs[i].nsources; j++) {
+                trs[i].sources[j]->tr = &trs[i];
             }
 
             if (trs[i].sink) {
@@ -779,18 +906,23 @@ ngx_calls_negotiate_answer(ngx_calls_session_t *s, ngx_calls_sdp_t *sdp,
             || m->dir == NGX_CALLS_SDP_INACTIVE)
         {
             ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: client "
-                          "declined track %s", s->id,
-                          sink->source->track_id);
+                          "declined track %s", s->id, sink->track_id);
             ngx_calls_sink_destroy(sink);
             continue;
         }
 
         ngx_calls_negotiate_sink_extmap(sink, m);
         sink->active = 1;
-        ngx_calls_stat(s, NGX_CALLS_STAT_TRACK_OUT, 1, "audio/opus");
+        ngx_calls_stat(s, NGX_CALLS_STAT_TRACK_OUT, 1,
+                       ngx_calls_codec_mime(sink->codec));
 
         ngx_calls_log(NGX_CALLS_LOG_DEBUG, "calls: session %s: forwarding "
-                      "%s", s->id, sink->source->track_id);
+                      "%s", s->id, sink->track_id);
+
+        /* the receiver's picture starts at a keyframe */
+        if (sink->pending) {
+            ngx_calls_source_keyframe(sink->pending, now);
+        }
     }
 
     ngx_calls_negotiate_done(s, now);
@@ -803,16 +935,24 @@ static void
 ngx_calls_negotiate_sink_extmap(ngx_calls_sink_t *sink,
     ngx_calls_sdp_media_t *m)
 {
-    uint8_t  id;
+    uint8_t              id;
+    ngx_calls_source_t  *src;
 
     memset(&sink->extmap, 0, sizeof(ngx_calls_rtp_extmap_t));
 
-    /* the receiver gets the audio level under its own id */
+    /*
+     * The receiver gets the audio level under its own id; video goes
+     * without the sender's extensions, as rtcd strips them.
+     */
 
-    id = ngx_calls_sdp_find_extmap(m, NGX_CALLS_URI_AUDIO_LEVEL);
+    src = sink->source ? sink->source : sink->pending;
 
-    if (id && sink->source->ext_audio_level) {
-        sink->extmap.map[sink->source->ext_audio_level] = id;
+    if (!ngx_calls_track_is_video(sink->type) && src) {
+        id = ngx_calls_sdp_find_extmap(m, NGX_CALLS_URI_AUDIO_LEVEL);
+
+        if (id && src->ext_audio_level) {
+            sink->extmap.map[src->ext_audio_level] = id;
+        }
     }
 
     /* transport-wide sequence numbers are per transport: we write ours */
@@ -830,7 +970,7 @@ ngx_calls_negotiate_done(ngx_calls_session_t *s, uint64_t now)
 
     s->sig = NGX_CALLS_SIG_STABLE;
     s->offer_sent = 0;
-    s->op.source = NULL;
+    s->op_tr = (size_t) -1;
 
     if (s->lock == NGX_CALLS_LOCK_SERVER) {
         s->lock = NGX_CALLS_LOCK_FREE;
@@ -851,59 +991,77 @@ ngx_calls_negotiate_start(ngx_calls_session_t *s, ngx_calls_op_t *op,
     ngx_calls_sink_t         *sink;
     ngx_calls_transceiver_t  *tr;
 
-    if (op->type != NGX_CALLS_OP_ADD) {
-        return -1;
-    }
+    s->op_tr = (size_t) -1;
 
-    for (i = 0; i < op->source->nsinks; i++) {
-        if (op->source->sinks[i]->session == s) {
-            return -1;                    /* forwarded already */
+    if (op->type == NGX_CALLS_OP_ADD) {
+
+        for (i = 0; i < s->ntrs; i++) {
+            sink = s->trs[i].sink;
+
+            if (sink && sink->sender == op->sender && sink->type == op->track)
+            {
+                return -1;                /* forwarded already */
+            }
         }
-    }
 
-    tr = ngx_calls_negotiate_add_tr(s);
-    if (tr == NULL) {
-        ngx_calls_log(NGX_CALLS_LOG_ERR, "calls: session %s: out of memory",
-                      s->id);
-        return -1;
-    }
+        tr = ngx_calls_negotiate_add_tr(s);
+        if (tr == NULL) {
+            ngx_calls_log(NGX_CALLS_LOG_ERR, "calls: session %s: out of "
+                          "memory", s->id);
+            return -1;
+        }
 
-    tr->role = NGX_CALLS_TR_SEND;
-    tr->kind = NGX_CALLS_SDP_AUDIO;
-    strcpy(tr->media, "audio");
-    strcpy(tr->proto, "UDP/TLS/RTP/SAVPF");
-    tr->pt = NGX_CALLS_OPUS_PT;
+        sink = ngx_calls_sink_create(op->sender, op->track, s, tr);
+        if (sink == NULL) {
+            s->ntrs--;
+            return -1;
+        }
 
-    /* the lowest numeric mid that is free */
+        tr->role = NGX_CALLS_TR_SEND;
+        tr->codec = sink->codec;
 
-    for (n = (int) s->ntrs - 1; /* void */ ; n++) {
-        snprintf(tr->mid, sizeof(tr->mid), "%d", n);
+        if (ngx_calls_track_is_video(op->track)) {
+            tr->kind = NGX_CALLS_SDP_VIDEO;
+            strcpy(tr->media, "video");
+            tr->pt = (sink->codec == NGX_CALLS_CODEC_AV1) ? NGX_CALLS_AV1_PT
+                                                          : NGX_CALLS_VP8_PT;
 
-        for (i = 0; i + 1 < s->ntrs; i++) {
-            if (strcmp(s->trs[i].mid, tr->mid) == 0) {
+        } else {
+            tr->kind = NGX_CALLS_SDP_AUDIO;
+            strcpy(tr->media, "audio");
+            tr->pt = NGX_CALLS_OPUS_PT;
+        }
+
+        strcpy(tr->proto, "UDP/TLS/RTP/SAVPF");
+        sink->pt = tr->pt;
+        tr->sink = sink;
+
+        /* the lowest numeric mid that is free */
+
+        for (n = (int) s->ntrs - 1; /* void */ ; n++) {
+            snprintf(tr->mid, sizeof(tr->mid), "%d", n);
+
+            for (i = 0; i + 1 < s->ntrs; i++) {
+                if (strcmp(s->trs[i].mid, tr->mid) == 0) {
+                    break;
+                }
+            }
+
+            if (i + 1 == s->ntrs) {
                 break;
             }
         }
 
-        if (i + 1 == s->ntrs) {
-            break;
+        if (tr->kind == NGX_CALLS_SDP_AUDIO) {
+            (void) ngx_calls_negotiate_ext_id(s, NGX_CALLS_URI_AUDIO_LEVEL,
+                                              1);
         }
+
+        (void) ngx_calls_negotiate_ext_id(s, NGX_CALLS_URI_TWCC, 1);
+
+        s->op_tr = s->ntrs - 1;
     }
 
-    sink = ngx_calls_sink_create(op->source, s, tr);
-    if (sink == NULL) {
-        s->ntrs--;
-        ngx_calls_log(NGX_CALLS_LOG_ERR, "calls: session %s: out of memory",
-                      s->id);
-        return -1;
-    }
-
-    tr->sink = sink;
-
-    (void) ngx_calls_negotiate_ext_id(s, NGX_CALLS_URI_AUDIO_LEVEL, 1);
-    (void) ngx_calls_negotiate_ext_id(s, NGX_CALLS_URI_TWCC, 1);
-
-    s->op = *op;
     s->sig = NGX_CALLS_SIG_LOCAL_OFFER;
     s->lock = NGX_CALLS_LOCK_SERVER;
     s->offer_sent = now;
@@ -918,7 +1076,10 @@ ngx_calls_negotiate_start(ngx_calls_session_t *s, ngx_calls_op_t *op,
                                      s->dc_signaling && s->dc_open)
         != 0)
     {
-        ngx_calls_sink_destroy(sink);
+        if (s->op_tr < s->ntrs && s->trs[s->op_tr].sink) {
+            ngx_calls_sink_destroy(s->trs[s->op_tr].sink);
+        }
+
         ngx_calls_negotiate_done(s, now);
         return -1;
     }
@@ -995,8 +1156,7 @@ static int
 ngx_calls_negotiate_local(ngx_calls_session_t *s, int offer,
     ngx_calls_sdp_t *sdp)
 {
-    size_t                    i;
-    uint8_t                   id;
+    size_t                    i, j;
     const char               *fp;
     ngx_calls_sink_t         *sink;
     ngx_calls_sdp_media_t    *m;
@@ -1064,22 +1224,44 @@ ngx_calls_negotiate_local(ngx_calls_session_t *s, int offer,
 
         c = &m->codecs[m->ncodecs++];
         c->pt = tr->pt;
-        strcpy(c->name, "opus");
-        c->clock = 48000;
-        c->channels = 2;
-        c->fb = NGX_CALLS_SDP_FB_TWCC;
-        strcpy(c->fmtp, NGX_CALLS_OPUS_FMTP);
 
-        id = ngx_calls_negotiate_ext_id(s, NGX_CALLS_URI_AUDIO_LEVEL, 0);
-        if (id) {
-            m->extmaps[m->nextmaps].id = id;
-            strcpy(m->extmaps[m->nextmaps++].uri, NGX_CALLS_URI_AUDIO_LEVEL);
+        if (tr->kind == NGX_CALLS_SDP_AUDIO) {
+            strcpy(c->name, "opus");
+            c->clock = 48000;
+            c->channels = 2;
+            c->fb = NGX_CALLS_SDP_FB_TWCC;
+            strcpy(c->fmtp, NGX_CALLS_OPUS_FMTP);
+
+            ngx_calls_negotiate_extmap(s, m, NGX_CALLS_URI_AUDIO_LEVEL);
+
+        } else {
+            strcpy(c->name, tr->codec == NGX_CALLS_CODEC_AV1 ? "AV1" : "VP8");
+            c->clock = 90000;
+
+            /* rtcd's video feedback; no RTX: NACKs get the original */
+            c->fb = NGX_CALLS_SDP_FB_REMB | NGX_CALLS_SDP_FB_CCM_FIR
+                    | NGX_CALLS_SDP_FB_NACK | NGX_CALLS_SDP_FB_NACK_PLI
+                    | NGX_CALLS_SDP_FB_TWCC;
+
+            /* the layers come with the mid and rid extensions */
+            if (tr->role == NGX_CALLS_TR_RECV) {
+                ngx_calls_negotiate_extmap(s, m, NGX_CALLS_URI_MID);
+
+                if (tr->nrids) {
+                    ngx_calls_negotiate_extmap(s, m, NGX_CALLS_URI_RID);
+                }
+            }
         }
 
-        id = ngx_calls_negotiate_ext_id(s, NGX_CALLS_URI_TWCC, 0);
-        if (id) {
-            m->extmaps[m->nextmaps].id = id;
-            strcpy(m->extmaps[m->nextmaps++].uri, NGX_CALLS_URI_TWCC);
+        ngx_calls_negotiate_extmap(s, m, NGX_CALLS_URI_TWCC);
+
+        if (tr->role == NGX_CALLS_TR_RECV && tr->nrids && tr->client_sends) {
+            for (j = 0; j < tr->nrids; j++) {
+                strcpy(m->rids[m->nrids].id, tr->rids[j]);
+                m->rids[m->nrids++].send = 0;
+            }
+
+            m->simulcast = 1;
         }
 
         /* an m-section whose sender left stays, carrying nothing */
@@ -1097,13 +1279,13 @@ ngx_calls_negotiate_local(ngx_calls_session_t *s, int offer,
 
         /* stream id and CNAME: the sender's session id, as rtcd */
         snprintf(m->msid_stream, sizeof(m->msid_stream), "%s",
-                 sink->source->session->id);
+                 sink->sender->id);
         snprintf(m->msid_track, sizeof(m->msid_track), "%s",
-                 sink->source->track_id);
+                 sink->track_id);
 
         m->ssrcs[0].ssrc = sink->ssrc;
         snprintf(m->ssrcs[0].cname, sizeof(m->ssrcs[0].cname), "%s",
-                 sink->source->session->id);
+                 sink->sender->id);
         strcpy(m->ssrcs[0].msid_stream, m->msid_stream);
         strcpy(m->ssrcs[0].msid_track, m->msid_track);
         m->nssrcs = 1;
@@ -1139,8 +1321,8 @@ ngx_calls_negotiate_media_map(ngx_calls_session_t *s)
     for (i = 0; i < s->ntrs; i++) {
         if (s->trs[i].role == NGX_CALLS_TR_SEND && s->trs[i].sink) {
             media[k].mid = s->trs[i].mid;
-            media[k].type = ngx_calls_track_name(s->trs[i].sink->source->type);
-            media[k].sender_id = s->trs[i].sink->source->session->id;
+            media[k].type = ngx_calls_track_name(s->trs[i].sink->type);
+            media[k].sender_id = s->trs[i].sink->sender->id;
             k++;
         }
     }
@@ -1277,4 +1459,91 @@ ngx_calls_negotiate_send_json(ngx_calls_session_t *s, unsigned rtc_type,
     cJSON_free(text);
 
     return n < 0 ? -1 : 0;
+}
+
+
+/*
+ * screen_on {"screenStreamID"}, screen_off, video_on {"videoStreamID"},
+ * video_off: which MediaStream of the client is its screen or camera.
+ * One screen per call.
+ */
+
+int
+ngx_calls_negotiate_stream(ngx_calls_session_t *s, unsigned type,
+    const char *json, size_t len, uint64_t now)
+{
+    size_t                    i, j;
+    cJSON                    *root, *id;
+    const char               *key;
+    ngx_calls_source_t       *src;
+    ngx_calls_transceiver_t  *tr;
+
+    if (type == NGX_CALLS_RTC_SCREEN_OFF) {
+        s->screen_stream[0] = '\0';
+
+        /* rtcd removes the screen from every receiver right away */
+
+        for (i = 0; i < s->ntrs; i++) {
+            tr = &s->trs[i];
+
+            for (j = tr->nsources; j > 0; j--) {
+                src = tr->sources[j - 1];
+
+                if (src->type == NGX_CALLS_TRACK_SCREEN
+                    || src->type == NGX_CALLS_TRACK_SCREEN_AUDIO)
+                {
+                    ngx_calls_source_destroy(src, now);
+                }
+            }
+        }
+
+        if (s->call->screen == s) {
+            s->call->screen = NULL;
+        }
+
+        return 0;
+    }
+
+    if (type == NGX_CALLS_RTC_VIDEO_OFF) {
+        s->video_stream[0] = '\0';
+        return 0;
+    }
+
+    key = (type == NGX_CALLS_RTC_SCREEN_ON) ? "screenStreamID"
+                                            : "videoStreamID";
+
+    root = cJSON_ParseWithLength(json, len);
+    id = root ? cJSON_GetObjectItemCaseSensitive(root, key) : NULL;
+
+    if (!cJSON_IsString(id) || id->valuestring[0] == '\0'
+        || strlen(id->valuestring) >= NGX_CALLS_SDP_MAX_ID)
+    {
+        cJSON_Delete(root);
+        ngx_calls_error(s, "%s needs {\"%s\": \"<stream id of at most %d "
+                        "characters>\"}",
+                        type == NGX_CALLS_RTC_SCREEN_ON ? "screen_on"
+                                                        : "video_on",
+                        key, NGX_CALLS_SDP_MAX_ID - 1);
+        return -1;
+    }
+
+    if (type == NGX_CALLS_RTC_SCREEN_ON) {
+
+        if (s->call->screen && s->call->screen != s) {
+            cJSON_Delete(root);
+            ngx_calls_error(s, "screen_on refused: session %s is sharing "
+                            "its screen already", s->call->screen->id);
+            return -1;
+        }
+
+        strcpy(s->screen_stream, id->valuestring);
+        s->call->screen = s;
+
+    } else {
+        strcpy(s->video_stream, id->valuestring);
+    }
+
+    cJSON_Delete(root);
+
+    return 0;
 }

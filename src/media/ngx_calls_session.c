@@ -139,6 +139,7 @@ ngx_calls_session_create(ngx_calls_call_t *call,
     s->sdp_id &= 0x3fffffffffffffffULL;      /* JSEP: < 2^62 */
     s->sdp_version = 1;
     ngx_calls_random(&s->twcc_seq, sizeof(s->twcc_seq));
+    ngx_calls_random(&s->rtcp_ssrc, sizeof(s->rtcp_ssrc));
 
     ngx_calls_call_attach(call, s);
 
@@ -157,7 +158,7 @@ ngx_calls_session_destroy(ngx_calls_session_t *s)
 {
     s->closed = 1;
 
-    ngx_calls_call_detach(s);
+    ngx_calls_call_detach(s, ngx_calls_now);
 
     /* SCTP first: its ABORT still travels over DTLS */
     if (s->sctp) {
@@ -194,9 +195,9 @@ int
 ngx_calls_session_signal(ngx_calls_session_t *s, unsigned type,
     const char *data, size_t len, uint64_t now)
 {
+    size_t                    i, j;
     ngx_calls_source_t       *src;
     ngx_calls_transceiver_t  *tr;
-    size_t                    i;
 
     if (s->closed || s->close_pending) {
         return -1;
@@ -217,12 +218,17 @@ ngx_calls_session_signal(ngx_calls_session_t *s, unsigned type,
 
         /* mute stops forwarding the voice; the track stays negotiated */
 
+        s->muted = (type == NGX_CALLS_RTC_MUTE);
+
         for (i = 0; i < s->ntrs; i++) {
             tr = &s->trs[i];
-            src = tr->source;
 
-            if (src != NULL && src->type == NGX_CALLS_TRACK_VOICE) {
-                src->muted = (type == NGX_CALLS_RTC_MUTE);
+            for (j = 0; j < tr->nsources; j++) {
+                src = tr->sources[j];
+
+                if (src->type == NGX_CALLS_TRACK_VOICE) {
+                    src->muted = s->muted;
+                }
             }
         }
 
@@ -232,8 +238,7 @@ ngx_calls_session_signal(ngx_calls_session_t *s, unsigned type,
     case NGX_CALLS_RTC_SCREEN_OFF:
     case NGX_CALLS_RTC_VIDEO_ON:
     case NGX_CALLS_RTC_VIDEO_OFF:
-        ngx_calls_error(s, "screen sharing and video are not supported yet");
-        return -1;
+        return ngx_calls_negotiate_stream(s, type, data, len, now);
 
     default:
         ngx_calls_error(s, "unknown signaling message type %u", type);

@@ -39,8 +39,11 @@
 /* Mattermost ids have 26 characters; track ids must fit an msid */
 #define NGX_CALLS_MAX_SESSION_ID     40
 
+/* rtcd's payload types (service/rtc/sfu.go), Chrome's too */
 #define NGX_CALLS_OPUS_PT            111
 #define NGX_CALLS_OPUS_FMTP          "minptime=10;useinbandfec=1"
+#define NGX_CALLS_VP8_PT             96
+#define NGX_CALLS_AV1_PT             45
 
 /* packet buffers: one datagram plus the SRTP trailer we may add */
 #define NGX_CALLS_PACKET_SIZE        (1500 + NGX_CALLS_SRTP_TRAILER)
@@ -58,12 +61,32 @@ typedef enum {
     NGX_CALLS_TRACK_VIDEO
 } ngx_calls_track_e;
 
+#define ngx_calls_track_is_video(t)                                          \
+    ((t) == NGX_CALLS_TRACK_SCREEN || (t) == NGX_CALLS_TRACK_VIDEO)
 
-/* a track a session sends to us */
+
+/* the codecs rtcd serves: Opus, VP8 and AV1 (no RTX, no FEC) */
+typedef enum {
+    NGX_CALLS_CODEC_OPUS = 0,
+    NGX_CALLS_CODEC_VP8,
+    NGX_CALLS_CODEC_AV1
+} ngx_calls_codec_e;
+
+
+#define NGX_CALLS_MAX_LAYERS         3        /* simulcast rids per m-line */
+
+
+/*
+ * One RTP stream a session sends us: a voice or screen-audio track, or
+ * one simulcast layer (rid) of a screen or camera track.  The layers of
+ * one video track share their m-section.
+ */
 struct ngx_calls_source_s {
     ngx_calls_session_t      *session;
     ngx_calls_transceiver_t  *tr;
     ngx_calls_track_e         type;
+    ngx_calls_codec_e         codec;
+    char                      rid[16];        /* "": one encoding */
     char                      track_id[NGX_CALLS_SDP_MAX_ID];
                                               /* "voice_<session>_<8>" */
 
@@ -71,30 +94,65 @@ struct ngx_calls_source_s {
     uint8_t                   pt;
     uint8_t                   ext_audio_level;
     uint8_t                   ext_mid;
+    uint8_t                   ext_rid;
 
     unsigned                  muted:1;
 
+    /* video: the measured rate, and keyframe requests (at most 1/s) */
+    uint64_t                  rate_bytes;
+    uint64_t                  rate_start;
+    uint32_t                  rate_bps;
+    uint64_t                  last_pli;
+
+    /* sinks forwarding this stream, or waiting for its keyframe */
     ngx_calls_sink_t        **sinks;
     size_t                    nsinks;
     size_t                    sinks_cap;
 };
 
 
-/* a source forwarded to one receiver */
+/*
+ * A track forwarded to one receiver: one m-section there, one SSRC of
+ * ours.  For video it follows one layer of the sender's track at a time;
+ * a switch waits for a keyframe of the new layer and keeps sequence
+ * numbers and timestamps continuous, so the receiver's picture goes on.
+ */
 struct ngx_calls_sink_s {
-    ngx_calls_source_t       *source;
+    ngx_calls_session_t      *sender;
+    ngx_calls_track_e         type;
+    ngx_calls_codec_e         codec;
+    ngx_calls_source_t       *source;         /* the layer forwarded */
+    ngx_calls_source_t       *pending;        /* to switch to */
+
     ngx_calls_session_t      *session;        /* the receiver */
     ngx_calls_transceiver_t  *tr;             /* its m-section there */
+    char                      track_id[NGX_CALLS_SDP_MAX_ID];
     uint32_t                  ssrc;           /* ours, toward the receiver */
     uint8_t                   pt;
     unsigned                  active:1;       /* the receiver answered */
+    unsigned                  started:1;      /* a packet went out */
     ngx_calls_rtp_extmap_t    extmap;
+
+    /* output = input + delta, re-based at each layer switch */
+    uint16_t                  seq_delta;
+    uint32_t                  ts_delta;
+    uint16_t                  last_seq;
+    uint32_t                  last_ts;
+    uint64_t                  last_time;
+
+    /* for our sender reports */
+    uint32_t                  packets;
+    uint32_t                  octets;
+
+    /* simulcast: no upgrade before switch_at; the wait grows */
+    uint64_t                  switch_at;
+    uint64_t                  backoff;
 };
 
 
 typedef enum {
     NGX_CALLS_TR_RECV = 0,                    /* the client sends on it */
-    NGX_CALLS_TR_SEND,                        /* we forward a source on it */
+    NGX_CALLS_TR_SEND,                        /* we forward a track on it */
     NGX_CALLS_TR_DATA                         /* m=application */
 } ngx_calls_tr_e;
 
@@ -107,11 +165,18 @@ struct ngx_calls_transceiver_s {
     char                      media[16];
     char                      proto[32];
     unsigned                  rejected:1;     /* port 0 */
-    unsigned                  client_sends:1; /* RECV: sendrecv/sendonly */
+    unsigned                  client_sends:1; /* sendrecv/sendonly */
 
-    /* RECV: the codec we accepted, with the client's payload type */
+    /* the codec we accepted or offered, with its payload type */
+    ngx_calls_codec_e         codec;
     uint8_t                   pt;
-    ngx_calls_source_t       *source;         /* RECV */
+
+    /* what the client sends on it: one source per layer */
+    ngx_calls_source_t       *sources[NGX_CALLS_MAX_LAYERS];
+    size_t                    nsources;
+    char                      rids[NGX_CALLS_MAX_LAYERS][16];
+    size_t                    nrids;          /* offered simulcast rids */
+
     ngx_calls_sink_t         *sink;           /* SEND; NULL once gone */
 
     uint16_t                  sctp_port;      /* DATA: the client's */
@@ -119,14 +184,16 @@ struct ngx_calls_transceiver_s {
 
 
 typedef enum {
-    NGX_CALLS_OP_ADD = 1,                     /* forward a source to us */
-    NGX_CALLS_OP_REMOVE                       /* stop forwarding it */
+    NGX_CALLS_OP_ADD = 1,                     /* forward a track to us */
+    NGX_CALLS_OP_RENEGOTIATE                  /* a video track went away */
 } ngx_calls_op_e;
 
 
+/* a track change queued for a receiver, one offer/answer round each */
 typedef struct {
     ngx_calls_op_e            type;
-    ngx_calls_source_t       *source;
+    ngx_calls_session_t      *sender;         /* ADD: whose track */
+    ngx_calls_track_e         track;
     uint64_t                  queued;         /* when, for the lock metrics */
 } ngx_calls_op_t;
 
@@ -164,6 +231,11 @@ struct ngx_calls_session_s {
     size_t                    ncands;
     unsigned                  av1_support:1;
     unsigned                  dc_signaling:1;
+    unsigned                  muted:1;        /* voice not forwarded */
+
+    /* the MediaStream ids the client announced (screen_on, video_on) */
+    char                      screen_stream[NGX_CALLS_SDP_MAX_ID];
+    char                      video_stream[NGX_CALLS_SDP_MAX_ID];
 
     uint64_t                  created;
     uint64_t                  answered_at;
@@ -209,7 +281,7 @@ struct ngx_calls_session_s {
     ngx_calls_op_t            ops[NGX_CALLS_MAX_OPS];
     size_t                    ops_head;
     size_t                    nops;
-    ngx_calls_op_t            op;             /* the op in flight */
+    size_t                    op_tr;          /* m-section it added */
     ngx_calls_source_t       *last_source;    /* of the last RTP packet */
 
     /* timers and teardown */
@@ -220,6 +292,7 @@ struct ngx_calls_session_s {
     unsigned                  closed:1;
 
     uint16_t                  twcc_seq;
+    uint32_t                  rtcp_ssrc;      /* ours in feedback we send */
 
     /* calls-dc statistics from the client, for metrics */
     double                    loss_rate;
@@ -233,6 +306,7 @@ struct ngx_calls_call_s {
     void                     *data;
     ngx_calls_session_t      *sessions;
     size_t                    nsessions;
+    ngx_calls_session_t      *screen;         /* the one sharing, if any */
 };
 
 
@@ -265,10 +339,12 @@ int ngx_calls_negotiate_sdp(ngx_calls_session_t *s, const char *json,
     size_t len, int from_dc, uint64_t now);
 int ngx_calls_negotiate_ice(ngx_calls_session_t *s, const char *json,
     size_t len);
+int ngx_calls_negotiate_stream(ngx_calls_session_t *s, unsigned type,
+    const char *json, size_t len, uint64_t now);
 void ngx_calls_negotiate_queue(ngx_calls_session_t *s, ngx_calls_op_e type,
-    ngx_calls_source_t *source, uint64_t now);
+    ngx_calls_session_t *sender, ngx_calls_track_e track, uint64_t now);
 void ngx_calls_negotiate_unqueue(ngx_calls_session_t *s,
-    ngx_calls_source_t *source);
+    ngx_calls_session_t *sender, ngx_calls_track_e track);
 void ngx_calls_negotiate_next(ngx_calls_session_t *s, uint64_t now);
 void ngx_calls_negotiate_timer(ngx_calls_session_t *s, uint64_t now);
 uint64_t ngx_calls_negotiate_deadline(ngx_calls_session_t *s);
@@ -276,17 +352,28 @@ void ngx_calls_negotiate_free(ngx_calls_session_t *s);
 
 /* ngx_calls_call.c */
 ngx_calls_source_t *ngx_calls_source_create(ngx_calls_session_t *s,
-    ngx_calls_transceiver_t *tr, ngx_calls_track_e type, uint64_t now);
-void ngx_calls_source_destroy(ngx_calls_source_t *src);
-ngx_calls_sink_t *ngx_calls_sink_create(ngx_calls_source_t *src,
-    ngx_calls_session_t *receiver, ngx_calls_transceiver_t *tr);
+    ngx_calls_transceiver_t *tr, ngx_calls_track_e type,
+    ngx_calls_codec_e codec, const char *rid, uint64_t now);
+void ngx_calls_source_destroy(ngx_calls_source_t *src, uint64_t now);
+ngx_calls_sink_t *ngx_calls_sink_create(ngx_calls_session_t *sender,
+    ngx_calls_track_e type, ngx_calls_session_t *receiver,
+    ngx_calls_transceiver_t *tr);
 void ngx_calls_sink_destroy(ngx_calls_sink_t *sink);
+int ngx_calls_call_has_track(ngx_calls_session_t *s, ngx_calls_track_e type);
 void ngx_calls_call_attach(ngx_calls_call_t *call, ngx_calls_session_t *s);
-void ngx_calls_call_detach(ngx_calls_session_t *s);
+void ngx_calls_call_detach(ngx_calls_session_t *s, uint64_t now);
 void ngx_calls_call_tracks_init(ngx_calls_session_t *s, uint64_t now);
+void ngx_calls_call_announce(ngx_calls_session_t *s, ngx_calls_track_e type,
+    uint64_t now);
 void ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
     uint64_t now);
+void ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now);
 const char *ngx_calls_track_name(ngx_calls_track_e type);
+const char *ngx_calls_codec_mime(ngx_calls_codec_e codec);
+
+/* ngx_calls_video.c */
+int ngx_calls_video_keyframe(ngx_calls_codec_e codec, const uint8_t *payload,
+    size_t len);
 
 
 #endif /* _NGX_CALLS_SESSION_H_INCLUDED_ */
