@@ -43,7 +43,11 @@ typedef enum {
     NGX_CALLS_EVENT_USER_JOINED,
     NGX_CALLS_EVENT_USER_LEFT,
     NGX_CALLS_EVENT_USER_MUTED,
-    NGX_CALLS_EVENT_USER_UNMUTED
+    NGX_CALLS_EVENT_USER_UNMUTED,
+    NGX_CALLS_EVENT_USER_SCREEN_ON,
+    NGX_CALLS_EVENT_USER_SCREEN_OFF,
+    NGX_CALLS_EVENT_USER_VIDEO_ON,
+    NGX_CALLS_EVENT_USER_VIDEO_OFF
 } ngx_calls_event_e;
 
 
@@ -127,8 +131,12 @@ ngx_int_t ngx_calls_leave(ngx_str_t *session_id, const char *reason);
 ngx_int_t ngx_calls_claim(ngx_calls_endpoint_t *ep, ngx_str_t *session_id);
 
 /* lists the sessions of a call (for a joiner's participant list) */
+#define NGX_CALLS_MEMBER_UNMUTED  0x01
+#define NGX_CALLS_MEMBER_SCREEN   0x02       /* shares its screen */
+#define NGX_CALLS_MEMBER_VIDEO    0x04       /* its camera is on */
+
 typedef void (*ngx_calls_member_pt)(void *data, ngx_str_t *session_id,
-    ngx_str_t *user_id, ngx_uint_t unmuted);
+    ngx_str_t *user_id, ngx_uint_t flags);
 ngx_int_t ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
     ngx_calls_member_pt handler, void *data);
 

@@ -57,6 +57,8 @@ struct ngx_calls_session_entry_s {
     ngx_event_t                 destroy;
     ngx_str_t                   reason;
     unsigned                    unmuted:1;
+    unsigned                    screen:1;
+    unsigned                    video:1;
     unsigned                    closed:1;
     ngx_pool_t                 *pool;
 };
@@ -569,9 +571,40 @@ ngx_calls_signal(ngx_calls_endpoint_t *ep, ngx_str_t *session_id,
         }
     }
 
-    (void) ngx_calls_session_signal(e->session, rtc_type,
-                                    (const char *) data->data, data->len,
-                                    ngx_current_msec);
+    if (ngx_calls_session_signal(e->session, rtc_type,
+                                 (const char *) data->data, data->len,
+                                 ngx_current_msec)
+        != 0)
+    {
+        return NGX_OK;                    /* an ERROR event says why */
+    }
+
+    switch (rtc_type) {
+
+    case NGX_CALLS_RTC_SCREEN_ON:
+        e->screen = 1;
+        ngx_calls_broadcast(e, NGX_CALLS_EVENT_USER_SCREEN_ON);
+        break;
+
+    case NGX_CALLS_RTC_SCREEN_OFF:
+        if (e->screen) {
+            e->screen = 0;
+            ngx_calls_broadcast(e, NGX_CALLS_EVENT_USER_SCREEN_OFF);
+        }
+        break;
+
+    case NGX_CALLS_RTC_VIDEO_ON:
+        e->video = 1;
+        ngx_calls_broadcast(e, NGX_CALLS_EVENT_USER_VIDEO_ON);
+        break;
+
+    case NGX_CALLS_RTC_VIDEO_OFF:
+        if (e->video) {
+            e->video = 0;
+            ngx_calls_broadcast(e, NGX_CALLS_EVENT_USER_VIDEO_OFF);
+        }
+        break;
+    }
 
     return NGX_OK;
 }
@@ -632,7 +665,10 @@ ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
         e = ngx_queue_data(q, ngx_calls_session_entry_t, queue);
 
         if (!e->closed) {
-            handler(data, &e->node.str, &e->user_id, e->unmuted);
+            handler(data, &e->node.str, &e->user_id,
+                    (e->unmuted ? NGX_CALLS_MEMBER_UNMUTED : 0)
+                    | (e->screen ? NGX_CALLS_MEMBER_SCREEN : 0)
+                    | (e->video ? NGX_CALLS_MEMBER_VIDEO : 0));
         }
     }
 
@@ -936,6 +972,12 @@ ngx_calls_session_entry_destroy(ngx_calls_session_entry_t *e)
 
     ngx_calls_notify(e, e->endpoint, NGX_CALLS_EVENT_CLOSE, 0, &e->reason,
                      NULL);
+
+    /* as the plugin does when the sharer leaves */
+    if (e->screen) {
+        ngx_calls_broadcast(e, NGX_CALLS_EVENT_USER_SCREEN_OFF);
+    }
+
     ngx_calls_broadcast(e, NGX_CALLS_EVENT_USER_LEFT);
 
     c = e->call;

@@ -24,11 +24,16 @@
  *           {"action":"sdp","data":"<RTCSessionDescription JSON>"}
  *           {"action":"ice","data":"<RTCIceCandidateInit JSON>"}
  *           {"action":"mute"} {"action":"unmute"} {"action":"leave"}
+ *           {"action":"screen_on","data":"{\"screenStreamID\":\"..\"}"}
+ *           {"action":"video_on","data":"{\"videoStreamID\":\"..\"}"}
+ *           {"action":"screen_off"} {"action":"video_off"}
  *
  *   server: {"event":"join","data":{"session_id":"..","call_id":".."}}
  *           {"event":"signal","data":{"data":"<JSON>"}}
  *           {"event":"user_joined"|"user_left"|"user_muted"|
- *                    "user_unmuted"|"user_voice_on"|"user_voice_off",
+ *                    "user_unmuted"|"user_voice_on"|"user_voice_off"|
+ *                    "user_screen_on"|"user_screen_off"|
+ *                    "user_video_on"|"user_video_off",
  *            "data":{"session_id":".."}}
  *           {"event":"error","data":{"message":".."}}
  *
@@ -232,6 +237,22 @@ ngx_http_calls_signaling_message(ngx_http_calls_ws_t *ws, ngx_uint_t opcode,
         ngx_http_calls_signaling_signal(ctx, NGX_CALLS_RTC_UNMUTE, NULL,
                                         name);
 
+    } else if (ngx_strcmp(name, "screen_on") == 0) {
+        ngx_http_calls_signaling_signal(ctx, NGX_CALLS_RTC_SCREEN_ON,
+                                        payload, name);
+
+    } else if (ngx_strcmp(name, "screen_off") == 0) {
+        ngx_http_calls_signaling_signal(ctx, NGX_CALLS_RTC_SCREEN_OFF, NULL,
+                                        name);
+
+    } else if (ngx_strcmp(name, "video_on") == 0) {
+        ngx_http_calls_signaling_signal(ctx, NGX_CALLS_RTC_VIDEO_ON,
+                                        payload, name);
+
+    } else if (ngx_strcmp(name, "video_off") == 0) {
+        ngx_http_calls_signaling_signal(ctx, NGX_CALLS_RTC_VIDEO_OFF, NULL,
+                                        name);
+
     } else if (ngx_strcmp(name, "leave") == 0) {
 
         if (!ctx->joined) {
@@ -411,7 +432,7 @@ done:
 
 static void
 ngx_http_calls_signaling_member(void *data, ngx_str_t *session_id,
-    ngx_str_t *user_id, ngx_uint_t unmuted)
+    ngx_str_t *user_id, ngx_uint_t flags)
 {
     ngx_http_calls_signaling_ctx_t  *ctx = data;
 
@@ -421,7 +442,15 @@ ngx_http_calls_signaling_member(void *data, ngx_str_t *session_id,
 
     ngx_http_calls_signaling_user(ctx, "user_joined", session_id);
 
-    if (unmuted) {
+    if (flags & NGX_CALLS_MEMBER_SCREEN) {
+        ngx_http_calls_signaling_user(ctx, "user_screen_on", session_id);
+    }
+
+    if (flags & NGX_CALLS_MEMBER_VIDEO) {
+        ngx_http_calls_signaling_user(ctx, "user_video_on", session_id);
+    }
+
+    if (flags & NGX_CALLS_MEMBER_UNMUTED) {
         ngx_http_calls_signaling_user(ctx, "user_unmuted", session_id);
     }
 }
@@ -440,7 +469,10 @@ ngx_http_calls_signaling_signal(ngx_http_calls_signaling_ctx_t *ctx,
 
     ngx_str_set(&value, "");
 
-    if (rtc_type == NGX_CALLS_RTC_SDP || rtc_type == NGX_CALLS_RTC_ICE) {
+    if (rtc_type == NGX_CALLS_RTC_SDP || rtc_type == NGX_CALLS_RTC_ICE
+        || rtc_type == NGX_CALLS_RTC_SCREEN_ON
+        || rtc_type == NGX_CALLS_RTC_VIDEO_ON)
+    {
 
         if (!cJSON_IsString(data) || data->valuestring[0] == '\0') {
             ngx_http_calls_signaling_error(ctx, "%s: \"data\" must be "
@@ -607,6 +639,10 @@ ngx_http_calls_signaling_event(ngx_calls_endpoint_t *ep,
     case NGX_CALLS_EVENT_USER_LEFT:
     case NGX_CALLS_EVENT_USER_MUTED:
     case NGX_CALLS_EVENT_USER_UNMUTED:
+    case NGX_CALLS_EVENT_USER_SCREEN_ON:
+    case NGX_CALLS_EVENT_USER_SCREEN_OFF:
+    case NGX_CALLS_EVENT_USER_VIDEO_ON:
+    case NGX_CALLS_EVENT_USER_VIDEO_OFF:
         break;
 
     default:
@@ -641,6 +677,25 @@ ngx_http_calls_signaling_event(ngx_calls_endpoint_t *ep,
 
     case NGX_CALLS_EVENT_USER_MUTED:
         ngx_http_calls_signaling_user(ctx, "user_muted", &ev->session_id);
+        break;
+
+    case NGX_CALLS_EVENT_USER_SCREEN_ON:
+        ngx_http_calls_signaling_user(ctx, "user_screen_on",
+                                      &ev->session_id);
+        break;
+
+    case NGX_CALLS_EVENT_USER_SCREEN_OFF:
+        ngx_http_calls_signaling_user(ctx, "user_screen_off",
+                                      &ev->session_id);
+        break;
+
+    case NGX_CALLS_EVENT_USER_VIDEO_ON:
+        ngx_http_calls_signaling_user(ctx, "user_video_on", &ev->session_id);
+        break;
+
+    case NGX_CALLS_EVENT_USER_VIDEO_OFF:
+        ngx_http_calls_signaling_user(ctx, "user_video_off",
+                                      &ev->session_id);
         break;
 
     default: /* NGX_CALLS_EVENT_USER_UNMUTED */
