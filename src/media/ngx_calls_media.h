@@ -249,11 +249,14 @@ void ngx_calls_session_close(ngx_calls_session_t *s, const char *reason,
 
 /*
  * One datagram on path for session s (the glue found s by the path, or by
- * the ufrag of a STUN request).  buf is modified in place.  Returns
- * NGX_CALLS_IN_NEW_PATH when a STUN check proved a new path for s.
+ * the ufrag of a STUN request).  buf is modified in place.  arrival_us is
+ * when it arrived (the kernel's receive timestamp, in microseconds on any
+ * clock that counts time as now does), for congestion control; 0 when
+ * unknown.  Returns NGX_CALLS_IN_NEW_PATH when a STUN check proved a new
+ * path for s.
  */
 int ngx_calls_session_input(ngx_calls_session_t *s, ngx_calls_path_t *path,
-    uint8_t *buf, size_t len, uint64_t now);
+    uint8_t *buf, size_t len, uint64_t arrival_us, uint64_t now);
 
 /* the path's transport went away (a TCP connection closed) */
 void ngx_calls_session_path_gone(ngx_calls_session_t *s, void *transport,

@@ -307,7 +307,7 @@ ngx_calls_session_fail(ngx_calls_session_t *s, uint64_t now,
 
 int
 ngx_calls_session_input(ngx_calls_session_t *s, ngx_calls_path_t *path,
-    uint8_t *buf, size_t len, uint64_t now)
+    uint8_t *buf, size_t len, uint64_t arrival_us, uint64_t now)
 {
     ngx_calls_ice_path_t  *p;
 
