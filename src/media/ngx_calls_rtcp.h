@@ -242,8 +242,9 @@ uint64_t ngx_calls_ntp_from_unix_us(uint64_t us);
 /*
  * Round-trip time from a report block about our SR (RFC 3550 6.4.1:
  * A - LSR - DLSR, all in 1/65536 s), now being the middle 32 bits of the
- * NTP time the block arrived.  Milliseconds, or -1 when the block does
- * not refer to an SR (LSR 0) or the result is negative (clock skew).
+ * NTP time the block arrived, from the same clock as the NTP time in our
+ * SRs.  Milliseconds, or -1 when the block does not refer to an SR (LSR
+ * 0) or the result is negative.
  */
 int64_t ngx_calls_rtcp_rtt_ms(uint32_t now_middle,
     const ngx_calls_rtcp_rb_t *rb);
