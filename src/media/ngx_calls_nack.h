@@ -174,7 +174,7 @@ typedef struct {
  * slots: a power of two in NGX_CALLS_NACK_BUF_MIN..MAX; max_packet:
  * 1..NGX_CALLS_NACK_PACKET_MAX; 0 for either means its default, as
  * rtcd's nack_buffer_size = 0 does.  The one allocation is
- * slots * (max_packet + 16) bytes and a little more (256 * 1500: 388 KiB).
+ * slots * (max_packet + 16) bytes and a little more (256 * 1500: about 380 KiB).
  * NULL on bad arguments or no memory.
  */
 ngx_calls_nack_buf_t *ngx_calls_nack_buf_create(unsigned slots,
