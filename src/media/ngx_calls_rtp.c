@@ -208,45 +208,6 @@ ngx_calls_rtp_rewrite(uint8_t *out, size_t size, const uint8_t *in,
 }
 
 
-int
-ngx_calls_rtcp_check(const uint8_t *buf, size_t len)
-{
-    int     n;
-    size_t  off, plen;
-
-    if (len < 4) {
-        return -1;
-    }
-
-    n = 0;
-    off = 0;
-
-    while (off < len) {
-        if (len - off < 4 || (buf[off] >> 6) != 2) {
-            return -1;
-        }
-
-        plen = 4 * ((size_t) ngx_calls_get16(buf + off + 2) + 1);
-
-        if (plen > len - off) {
-            return -1;
-        }
-
-        off += plen;
-        n++;
-    }
-
-    return n;
-}
-
-
-uint32_t
-ngx_calls_rtcp_ssrc(const uint8_t *buf)
-{
-    return ngx_calls_get32(buf + 4);
-}
-
-
 /*
  * Walks the extension block one element at a time.  Returns -1 at the end
  * or at the first malformed element: what follows a broken length cannot

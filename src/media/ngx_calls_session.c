@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ngx_calls_session.h"
+#include "ngx_calls_rtcp.h"
 #include "ngx_calls_stun.h"
 #include "ngx_calls_dc.h"
 

@@ -11,6 +11,7 @@
 
 #include "tap.h"
 #include "ngx_calls_rtp.h"
+#include "ngx_calls_rtcp.h"
 
 
 /* Opus packet as Chrome sends it: audio-level (id 1), transport-cc (id 3),
