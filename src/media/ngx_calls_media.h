@@ -128,6 +128,9 @@ typedef enum {
     NGX_CALLS_CNT_RTP_FORWARDED,             /* packets, per receiver */
     NGX_CALLS_CNT_STUN_ANSWERED,
     NGX_CALLS_CNT_ROLE_CONFLICTS,            /* 487 sent */
+    NGX_CALLS_CNT_RTP_RETRANSMITTED,         /* answers to receivers' NACKs */
+    NGX_CALLS_CNT_NACKS_SENT,                /* our NACKs to senders */
+    NGX_CALLS_CNT_KEYFRAME_REQUESTS,         /* our PLIs to senders */
 
     NGX_CALLS_CNT_DROP_FIRST,
     NGX_CALLS_CNT_DROP_UNKNOWN_PROTO = NGX_CALLS_CNT_DROP_FIRST,
@@ -147,6 +150,7 @@ typedef enum {
     NGX_CALLS_CNT_DROP_RTP_MUTED,
     NGX_CALLS_CNT_DROP_SEND_FAILED,
     NGX_CALLS_CNT_DROP_DC_MALFORMED,
+    NGX_CALLS_CNT_DROP_RTX_MISSING,          /* NACKed, no longer buffered */
     NGX_CALLS_CNT_DROP_LAST,
 
     NGX_CALLS_CNT_N = NGX_CALLS_CNT_DROP_LAST

@@ -448,6 +448,10 @@ ngx_calls_session_timer(ngx_calls_session_t *s, uint64_t now)
 
     ngx_calls_negotiate_timer(s, now);
 
+    if (s->connected && now >= s->rtcp_at) {
+        ngx_calls_call_rtcp_timer(s, now);
+    }
+
     if (!s->closed && !s->close_pending) {
         ngx_calls_session_schedule(s, ngx_calls_session_deadline(s));
     }
@@ -480,6 +484,28 @@ ngx_calls_session_send(ngx_calls_session_t *s, const uint8_t *buf,
     ngx_calls_count(NGX_CALLS_CNT_TX_BYTES, len);
 
     return 0;
+}
+
+
+/* buf has NGX_CALLS_SRTP_TRAILER bytes of room after len */
+
+int
+ngx_calls_session_send_rtcp(ngx_calls_session_t *s, uint8_t *buf,
+    size_t len)
+{
+    if (!s->srtp_ready || s->closed) {
+        return -1;
+    }
+
+    if (ngx_calls_srtp_protect_rtcp(&s->srtp, buf, &len)
+        != NGX_CALLS_SRTP_OK)
+    {
+        ngx_calls_count(NGX_CALLS_CNT_DROP_SEND_FAILED, 1);
+        ngx_calls_stat(s, NGX_CALLS_STAT_ERROR, 1, "rtp");
+        return -1;
+    }
+
+    return ngx_calls_session_send(s, buf, len);
 }
 
 
@@ -781,6 +807,8 @@ ngx_calls_session_connected(ngx_calls_session_t *s, uint64_t now)
 
     s->srtp_ready = 1;
     s->connected = 1;
+    s->report_at = now + 1000;
+    s->rtcp_at = now + 1000;
 
     ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s connected, SRTP "
                   "profile %s", s->id,
@@ -864,12 +892,7 @@ ngx_calls_session_srtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
     }
 
     if (ngx_calls_rtp_is_rtcp(buf)) {
-        if (ngx_calls_rtcp_check(buf, n) < 0) {
-            ngx_calls_count(NGX_CALLS_CNT_DROP_RTCP_MALFORMED, 1);
-            return NGX_CALLS_IN_DROP;
-        }
-
-        /* reports and feedback are consumed here; nothing to forward yet */
+        ngx_calls_call_rtcp(s, buf, n, now);
         return NGX_CALLS_IN_OK;
     }
 
@@ -904,6 +927,10 @@ ngx_calls_session_deadline(ngx_calls_session_t *s)
     t = ngx_calls_negotiate_deadline(s);
     if (t && t < d) {
         d = t;
+    }
+
+    if (s->connected && s->rtcp_at < d) {
+        d = s->rtcp_at;
     }
 
     return d;

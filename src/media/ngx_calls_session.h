@@ -23,6 +23,8 @@
 #include "ngx_calls_sctp.h"
 #include "ngx_calls_sdp.h"
 #include "ngx_calls_rtp.h"
+#include "ngx_calls_rtcp.h"
+#include "ngx_calls_nack.h"
 
 
 #define NGX_CALLS_MAX_PATHS          8
@@ -103,6 +105,12 @@ struct ngx_calls_source_s {
     uint64_t                  rate_start;
     uint32_t                  rate_bps;
     uint64_t                  last_pli;
+
+    /* losses (our NACKs, video) and reception (our receiver reports) */
+    ngx_calls_nack_rx_t       rx;
+
+    /* video: recent packets, to answer receivers' NACKs */
+    ngx_calls_nack_buf_t     *rtx;
 
     /* sinks forwarding this stream, or waiting for its keyframe */
     ngx_calls_sink_t        **sinks;
@@ -293,6 +301,9 @@ struct ngx_calls_session_s {
 
     uint16_t                  twcc_seq;
     uint32_t                  rtcp_ssrc;      /* ours in feedback we send */
+    uint32_t                  rtt_ms;         /* from its receiver reports */
+    uint64_t                  rtcp_at;        /* next NACK/report round */
+    uint64_t                  report_at;      /* next SR/RR */
 
     /* calls-dc statistics from the client, for metrics */
     double                    loss_rate;
@@ -331,6 +342,8 @@ int ngx_calls_session_send(ngx_calls_session_t *s, const uint8_t *buf,
 void ngx_calls_session_fail(ngx_calls_session_t *s, uint64_t now,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ngx_calls_session_schedule(ngx_calls_session_t *s, uint64_t when);
+int ngx_calls_session_send_rtcp(ngx_calls_session_t *s, uint8_t *buf,
+    size_t len);
 int ngx_calls_session_dc_send(ngx_calls_session_t *s, int binary,
     const uint8_t *buf, size_t len);
 
@@ -368,6 +381,9 @@ void ngx_calls_call_announce(ngx_calls_session_t *s, ngx_calls_track_e type,
 void ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
     uint64_t now);
 void ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now);
+void ngx_calls_call_rtcp(ngx_calls_session_t *s, const uint8_t *buf,
+    size_t len, uint64_t now);
+void ngx_calls_call_rtcp_timer(ngx_calls_session_t *s, uint64_t now);
 const char *ngx_calls_track_name(ngx_calls_track_e type);
 const char *ngx_calls_codec_mime(ngx_calls_codec_e codec);
 
