@@ -254,7 +254,9 @@ ngx_calls_twcc_rx_feedback(ngx_calls_twcc_rx_t *rx, uint8_t *buf,
     ngx_calls_put16(buf + 12, (uint16_t) rx->begin);
     ngx_calls_put16(buf + 14, (uint16_t) count);
     ngx_calls_put24(buf + 16, (uint32_t) ref & NGX_CALLS_TWCC_REF_MASK);
-    buf[19] = rx->fb_count++;
+    buf[19] = rx->fb_count;
+
+    rx->fb_count = (uint8_t) (rx->fb_count + 1);
 
     rx->begin = last + 1;
     rx->more = rx->begin < rx->end;
@@ -612,7 +614,7 @@ ngx_calls_twcc_tx_feedback(ngx_calls_twcc_tx_t *tx, const uint8_t *fci,
             k = count - seen;
         }
 
-        for (i = 0; i < k; i++, seq++) {
+        for (i = 0; i < k; i++, seq = (uint16_t) (seq + 1)) {
             sym = ngx_calls_twcc_chunk_sym(chunk, i);
 
             if (sym == NGX_CALLS_TWCC_SMALL) {

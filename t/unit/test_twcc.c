@@ -975,6 +975,82 @@ test_malformed(void)
 }
 
 
+/*
+ * rx fed anything: random sequence numbers (near and far), duplicates,
+ * arrival times jumping about; every feedback it builds is well formed.
+ */
+static void
+test_rx_random(void)
+{
+    int       bad, n;
+    size_t    len, fci_len, size;
+    uint8_t   buf[1500];
+    uint16_t  seq;
+    uint64_t  now;
+    unsigned  i, built;
+    const uint8_t  *fci;
+
+    rnd_state = 4242;
+    bad = 0;
+    built = 0;
+    seq = 0;
+    now = 1000000;
+
+    ngx_calls_twcc_rx_init(&rx);
+    ngx_calls_twcc_tx_init(&tx, 0);
+
+    for (i = 0; i < 200000; i++) {
+        switch (rnd() % 8) {
+        case 0:
+            seq = (uint16_t) rnd();                     /* anywhere */
+            break;
+        case 1:
+            seq = (uint16_t) (seq - rnd() % 3000);      /* back */
+            break;
+        case 2:
+            now += rnd() % 20000000;                    /* up to 20 s */
+            break;
+        default:
+            seq = (uint16_t) (seq + 1 + rnd() % 4);
+            now += rnd() % 5000;
+        }
+
+        ngx_calls_twcc_rx_packet(&rx, seq, now - rnd() % 3000);
+
+        if (rnd() % 16 == 0 || ngx_calls_twcc_rx_due(&rx, now)) {
+            size = NGX_CALLS_TWCC_FEEDBACK_MIN + rnd() % 300;
+
+            while ((len = ngx_calls_twcc_rx_feedback(&rx, buf, size, 1, 2,
+                                                     now)) > 0)
+            {
+                built++;
+
+                if (len > size || len % 4
+                    || ngx_calls_twcc_fci(buf, len, &fci, &fci_len) != 0)
+                {
+                    bad++;
+                    break;
+                }
+
+                n = ngx_calls_twcc_tx_feedback(&tx, fci, fci_len, res,
+                                               RESULTS);
+                if (n != 0) {                /* nothing sent: nothing */
+                    bad++;
+                }
+            }
+        }
+    }
+
+    is_int(bad, 0, "random arrivals: every feedback fits and parses");
+    is_int(tx.malformed, 0, "none malformed");
+    diag("random arrivals: %u feedback packets; %llu recorded, %llu "
+         "duplicates, %llu too old, %llu evicted", built,
+         (unsigned long long) rx.packets, (unsigned long long) rx.duplicates,
+         (unsigned long long) rx.too_old, (unsigned long long) rx.evicted);
+    ok(built > 10000, "many built");
+}
+
+
 int
 main(void)
 {
@@ -983,6 +1059,7 @@ main(void)
     test_rx();
     test_gaps();
     test_round_trip();
+    test_rx_random();
     test_malformed();
 
     return done_testing();

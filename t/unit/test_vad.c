@@ -446,7 +446,7 @@ test_against_go(void)
         ngx_calls_vad_push(&vad, 0, 0);
 
         for (j = 0; j < NGX_CALLS_VAD_WINDOW; j++) {
-            int  v = (int) centre + rand() % spread - (int) spread / 2;
+            int  v = (int) centre + (int) (rand() % spread) - (int) spread / 2;
 
             w[j] = (uint8_t) (v < 0 ? 0 : v > 127 ? 127 : v);
             ngx_calls_vad_push(&vad, w[j], 0);
