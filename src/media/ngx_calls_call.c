@@ -37,7 +37,10 @@ static void ngx_calls_call_rtt(ngx_calls_session_t *s,
     const ngx_calls_rtcp_rb_t *rb, size_t n);
 static size_t ngx_calls_call_reports(ngx_calls_session_t *s, uint8_t *buf,
     size_t size, uint64_t now);
-static uint64_t ngx_calls_call_wallclock(void);
+static void ngx_calls_call_twcc(ngx_calls_session_t *r,
+    const ngx_calls_rtcp_item_t *item, uint64_t now);
+static void ngx_calls_call_layers(ngx_calls_session_t *r, uint64_t now);
+static uint32_t ngx_calls_call_media_ssrc(ngx_calls_session_t *s);
 
 
 static const char  *ngx_calls_track_names[] = {
@@ -251,6 +254,7 @@ ngx_calls_source_create(ngx_calls_session_t *s, ngx_calls_transceiver_t *tr,
 
     ngx_calls_nack_rx_init(&src->rx, codec == NGX_CALLS_CODEC_OPUS ? 48000
                                                                    : 90000);
+    ngx_calls_vad_init(&src->vad);
 
     /* rtcd keeps 256 packets per video stream for receivers' NACKs */
 
@@ -585,10 +589,12 @@ ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now)
 
 void
 ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
-    uint64_t now)
+    uint64_t arrival_us, uint64_t now)
 {
     int                  keyframe;
-    size_t               i;
+    size_t               i, elen;
+    unsigned             level, voice;
+    const uint8_t       *ext;
     ngx_calls_rtp_t      rtp;
     ngx_calls_sink_t    *sink;
     ngx_calls_source_t  *src;
@@ -618,6 +624,47 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
 
     /* losses and reception statistics, even while muted (for reports) */
     (void) ngx_calls_nack_rx_packet(&src->rx, rtp.seq, rtp.ts, now);
+
+    /* its transport-wide sequence number, for our feedback to it */
+
+    if (s->ext_twcc) {
+        ext = ngx_calls_rtp_ext_find(buf, &rtp, s->ext_twcc, &elen);
+
+        if (ext && elen == 2) {
+            if (s->twcc_rx == NULL) {
+                s->twcc_rx = malloc(sizeof(ngx_calls_twcc_rx_t));
+
+                if (s->twcc_rx) {
+                    ngx_calls_twcc_rx_init(s->twcc_rx);
+                }
+            }
+
+            if (s->twcc_rx) {
+                (void) ngx_calls_twcc_rx_packet(s->twcc_rx,
+                                          (uint16_t) ((ext[0] << 8) | ext[1]),
+                                                arrival_us ? arrival_us
+                                                : ngx_calls_wallclock());
+            }
+        }
+    }
+
+    /* voice activity, as rtcd computes it (while muted too) */
+
+    if (src->type == NGX_CALLS_TRACK_VOICE
+        && ngx_calls_rtp_audio_level(buf, &rtp, src->ext_audio_level,
+                                     &level, &voice) == 0)
+    {
+        switch (ngx_calls_vad_push(&src->vad, level, now * 1000)) {
+
+        case NGX_CALLS_VAD_ON:
+            ngx_calls_event(s, NGX_CALLS_MEDIA_EV_VOICE_ON, 0, "", 0);
+            break;
+
+        case NGX_CALLS_VAD_OFF:
+            ngx_calls_event(s, NGX_CALLS_MEDIA_EV_VOICE_OFF, 0, "", 0);
+            break;
+        }
+    }
 
     if (src->muted) {
         ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MUTED, 1);
@@ -693,7 +740,7 @@ ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
 {
     size_t                n;
     uint8_t               out[NGX_CALLS_PACKET_SIZE];
-    uint16_t              seq;
+    uint16_t              seq, tseq;
     uint32_t              ts;
     ngx_calls_session_t  *r;
 
@@ -703,16 +750,28 @@ ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
         return;
     }
 
+    /*
+     * Our transport-wide sequence number toward r: remembered with the
+     * send time once r's feedback drives a bandwidth estimate.
+     */
+
+    tseq = 0;
+
+    if (sink->extmap.twcc_id) {
+        tseq = r->twcc_tx
+               ? ngx_calls_twcc_tx_sent(r->twcc_tx, rtp->payload_len
+                                        + rtp->header_len
+                                        + NGX_CALLS_SRTP_OVERHEAD,
+                                        ngx_calls_wallclock())
+               : r->twcc_seq++;
+    }
+
     n = ngx_calls_rtp_rewrite(out, sizeof(out) - NGX_CALLS_SRTP_TRAILER,
                               buf, rtp, sink->ssrc, sink->pt, &sink->extmap,
-                              r->twcc_seq);
+                              tseq);
     if (n == 0) {
         ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MALFORMED, 1);
         return;
-    }
-
-    if (sink->extmap.twcc_id) {
-        r->twcc_seq++;
     }
 
     /* continuity across layer switches (no-op while the deltas are 0) */
@@ -894,7 +953,11 @@ ngx_calls_call_rtcp(ngx_calls_session_t *s, const uint8_t *buf, size_t len,
                 if (sink) {
                     ngx_calls_call_nack(sink, &item, now);
                 }
+
+            } else if (item.count == 15) {        /* transport-wide cc */
+                ngx_calls_call_twcc(s, &item, now);
             }
+
             break;
 
         case 206:                                 /* PSFB */
@@ -1000,7 +1063,7 @@ ngx_calls_call_rtt(ngx_calls_session_t *s, const ngx_calls_rtcp_rb_t *rb,
     uint32_t  now_middle;
 
     now_middle = ngx_calls_ntp_middle(ngx_calls_ntp_from_unix_us(
-                                          ngx_calls_call_wallclock()));
+                                          ngx_calls_wallclock()));
 
     for (i = 0; i < n; i++) {
         if (rb[i].lsr == 0 || ngx_calls_call_sink(s, rb[i].ssrc) == NULL) {
@@ -1029,6 +1092,7 @@ ngx_calls_call_rtcp_timer(ngx_calls_session_t *s, uint64_t now)
 {
     int                  video;
     size_t               i, j, n, m;
+    uint64_t             wall;
     uint8_t              buf[1200 + NGX_CALLS_SRTP_TRAILER];
     uint16_t             seqs[128];
     ngx_calls_source_t  *src;
@@ -1059,6 +1123,22 @@ ngx_calls_call_rtcp_timer(ngx_calls_session_t *s, uint64_t now)
         }
     }
 
+    /* feedback on its transport-wide sequence numbers, every 100 ms */
+
+    if (s->twcc_rx) {
+        wall = ngx_calls_wallclock();
+
+        while (ngx_calls_twcc_rx_due(s->twcc_rx, wall)) {
+            n = ngx_calls_twcc_rx_feedback(s->twcc_rx, buf, 1200,
+                                           s->rtcp_ssrc,
+                                           ngx_calls_call_media_ssrc(s),
+                                           wall);
+            if (n == 0 || ngx_calls_session_send_rtcp(s, buf, n) != 0) {
+                break;
+            }
+        }
+    }
+
     if (now >= s->report_at) {
         s->report_at = now + 1000;
 
@@ -1068,7 +1148,190 @@ ngx_calls_call_rtcp_timer(ngx_calls_session_t *s, uint64_t now)
         }
     }
 
-    s->rtcp_at = video ? now + 20 : s->report_at;
+    s->rtcp_at = video ? now + 20 : s->twcc_rx ? now + 50 : s->report_at;
+}
+
+
+/* a media SSRC for our feedback: any stream of s */
+
+static uint32_t
+ngx_calls_call_media_ssrc(ngx_calls_session_t *s)
+{
+    size_t  i, j;
+
+    for (i = 0; i < s->ntrs; i++) {
+        for (j = 0; j < s->trs[i].nsources; j++) {
+            if (s->trs[i].sources[j]->ssrc) {
+                return s->trs[i].sources[j]->ssrc;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* r gets video: from now on its feedback drives a downlink estimate */
+
+void
+ngx_calls_call_twcc_start(ngx_calls_session_t *r)
+{
+    if (r->twcc_tx != NULL) {
+        return;
+    }
+
+    r->twcc_tx = malloc(sizeof(ngx_calls_twcc_tx_t));
+    r->bwe = malloc(sizeof(ngx_calls_bwe_t));
+
+    if (r->twcc_tx == NULL || r->bwe == NULL) {
+        free(r->twcc_tx);
+        free(r->bwe);
+        r->twcc_tx = NULL;
+        r->bwe = NULL;
+        return;
+    }
+
+    /* the sequence numbers go on from the ones audio used */
+    ngx_calls_twcc_tx_init(r->twcc_tx, r->twcc_seq);
+
+    /* rtcd's GCC: start = min = 250 kbps, max = 3.75 Mbps */
+    ngx_calls_bwe_init(r->bwe, 250000, 250000, 3750000);
+}
+
+
+/* r's feedback on what we sent it: its downlink estimate */
+
+static void
+ngx_calls_call_twcc(ngx_calls_session_t *r, const ngx_calls_rtcp_item_t *item,
+    uint64_t now)
+{
+    int                       n;
+    size_t                    len;
+    const uint8_t            *fci;
+
+    /* 128 KiB: static, the process is single-threaded */
+    static ngx_calls_twcc_result_t  res[NGX_CALLS_TWCC_TX_RING];
+
+    if (r->twcc_tx == NULL
+        || ngx_calls_twcc_fci(item->pkt, item->pkt_len, &fci, &len) != 0)
+    {
+        return;
+    }
+
+    n = ngx_calls_twcc_tx_feedback(r->twcc_tx, fci, len, res,
+                                   NGX_CALLS_TWCC_TX_RING);
+    if (n <= 0) {
+        if (n < 0) {
+            ngx_calls_count(NGX_CALLS_CNT_DROP_RTCP_MALFORMED, 1);
+        }
+        return;
+    }
+
+    (void) ngx_calls_bwe_feedback(r->bwe, res, n, ngx_calls_wallclock());
+
+    if (now >= r->layers_at) {
+        r->layers_at = now + 1000;
+        ngx_calls_call_layers(r, now);
+    }
+}
+
+
+/*
+ * rtcd's simulcast policy per receiver (service/rtc/simulcast.go): up to
+ * "h" when the estimate passes 0.9 of its measured rate, not within the
+ * backoff of the last switch (10 s, growing 1.5 times a switch); down to
+ * "l" when both the estimate and its loss-based part fall below that.
+ */
+
+static void
+ngx_calls_call_layers(ngx_calls_session_t *r, uint64_t now)
+{
+    size_t               i;
+    uint64_t             target, lossy;
+    ngx_calls_sink_t    *sink;
+    ngx_calls_source_t  *cur, *high, *low;
+
+    target = ngx_calls_bwe_target(r->bwe);
+    lossy = ngx_calls_bwe_loss_target(r->bwe);
+
+    for (i = 0; i < r->ntrs; i++) {
+        sink = r->trs[i].sink;
+
+        if (sink == NULL || !sink->active || sink->pending
+            || !ngx_calls_track_is_video(sink->type)
+            || sink->source == NULL)
+        {
+            continue;
+        }
+
+        cur = sink->source;
+        high = ngx_calls_call_layer(sink->sender, sink->type, sink->codec,
+                                    "h");
+        low = ngx_calls_call_layer(sink->sender, sink->type, sink->codec,
+                                   "l");
+
+        if (high == NULL || high == low || high->rate_bps == 0) {
+            continue;
+        }
+
+        if (cur != high) {
+            if (target > (uint64_t) high->rate_bps * 9 / 10
+                && now >= sink->switch_at)
+            {
+                sink->pending = high;
+                ngx_calls_sink_attach(sink, high);
+                ngx_calls_source_keyframe(high, now);
+
+                sink->switch_at = now + sink->backoff;
+                sink->backoff = sink->backoff * 3 / 2;
+
+                /* as rtcd: the estimate starts from the new layer's rate */
+                ngx_calls_bwe_set_target(r->bwe, high->rate_bps);
+
+                ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: up to "
+                              "the \"h\" layer of %s (estimate %llu bps, "
+                              "layer %u bps)", r->id, sink->track_id,
+                              (unsigned long long) target, high->rate_bps);
+            }
+
+            continue;
+        }
+
+        if (target < (uint64_t) high->rate_bps * 9 / 10
+            && lossy < (uint64_t) high->rate_bps * 9 / 10)
+        {
+            sink->pending = low;
+            ngx_calls_sink_attach(sink, low);
+            ngx_calls_source_keyframe(low, now);
+
+            ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: down to "
+                          "the \"l\" layer of %s (estimate %llu bps, layer "
+                          "%u bps)", r->id, sink->track_id,
+                          (unsigned long long) target, high->rate_bps);
+        }
+    }
+}
+
+
+/* mute: voice activity starts over, and rtcd says voice off each time */
+
+void
+ngx_calls_call_vad_reset(ngx_calls_session_t *s)
+{
+    size_t               i, j;
+    ngx_calls_source_t  *src;
+
+    for (i = 0; i < s->ntrs; i++) {
+        for (j = 0; j < s->trs[i].nsources; j++) {
+            src = s->trs[i].sources[j];
+
+            if (src->type == NGX_CALLS_TRACK_VOICE
+                && ngx_calls_vad_reset(&src->vad) == NGX_CALLS_VAD_OFF)
+            {
+                ngx_calls_event(s, NGX_CALLS_MEDIA_EV_VOICE_OFF, 0, "", 0);
+            }
+        }
+    }
 }
 
 
@@ -1111,7 +1374,7 @@ ngx_calls_call_reports(ngx_calls_session_t *s, uint8_t *buf, size_t size,
         return 0;
     }
 
-    wall = ngx_calls_call_wallclock();
+    wall = ngx_calls_wallclock();
 
     for (i = 0; i < s->ntrs; i++) {
         sink = s->trs[i].sink;
@@ -1142,8 +1405,8 @@ ngx_calls_call_reports(ngx_calls_session_t *s, uint8_t *buf, size_t size,
 }
 
 
-static uint64_t
-ngx_calls_call_wallclock(void)
+uint64_t
+ngx_calls_wallclock(void)
 {
     struct timespec  ts;
 

@@ -37,7 +37,7 @@ static void ngx_calls_session_dtls_state(ngx_calls_session_t *s,
 static void ngx_calls_session_connected(ngx_calls_session_t *s,
     uint64_t now);
 static int ngx_calls_session_srtp(ngx_calls_session_t *s, uint8_t *buf,
-    size_t len, uint64_t now);
+    size_t len, uint64_t arrival_us, uint64_t now);
 static uint64_t ngx_calls_session_deadline(ngx_calls_session_t *s);
 
 static int ngx_calls_dtls_send_handler(void *user, const uint8_t *buf,
@@ -177,6 +177,10 @@ ngx_calls_session_destroy(ngx_calls_session_t *s)
         s->srtp_ready = 0;
     }
 
+    free(s->twcc_rx);
+    free(s->twcc_tx);
+    free(s->bwe);
+
     ngx_calls_negotiate_free(s);
 
     ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s destroyed", s->id);
@@ -220,6 +224,11 @@ ngx_calls_session_signal(ngx_calls_session_t *s, unsigned type,
         /* mute stops forwarding the voice; the track stays negotiated */
 
         s->muted = (type == NGX_CALLS_RTC_MUTE);
+
+        /* rtcd resets voice activity on mute, and says voice off */
+        if (s->muted) {
+            ngx_calls_call_vad_reset(s);
+        }
 
         for (i = 0; i < s->ntrs; i++) {
             tr = &s->trs[i];
@@ -345,7 +354,7 @@ ngx_calls_session_input(ngx_calls_session_t *s, ngx_calls_path_t *path,
             return NGX_CALLS_IN_DROP;
         }
 
-        return ngx_calls_session_srtp(s, buf, len, now);
+        return ngx_calls_session_srtp(s, buf, len, arrival_us, now);
     }
 
     ngx_calls_count(NGX_CALLS_CNT_DROP_UNKNOWN_PROTO, 1);
@@ -847,7 +856,7 @@ ngx_calls_session_connected(ngx_calls_session_t *s, uint64_t now)
 
 static int
 ngx_calls_session_srtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
-    uint64_t now)
+    uint64_t arrival_us, uint64_t now)
 {
     int     rc;
     size_t  n;
@@ -896,7 +905,7 @@ ngx_calls_session_srtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
         return NGX_CALLS_IN_OK;
     }
 
-    ngx_calls_call_rtp(s, buf, n, now);
+    ngx_calls_call_rtp(s, buf, n, arrival_us, now);
 
     return NGX_CALLS_IN_OK;
 }
