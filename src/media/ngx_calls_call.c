@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ngx_calls_bytes.h"
 #include "ngx_calls_session.h"
 
 
@@ -779,12 +780,8 @@ ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
     seq = (uint16_t) (rtp->seq + sink->seq_delta);
     ts = rtp->ts + sink->ts_delta;
 
-    out[2] = (uint8_t) (seq >> 8);
-    out[3] = (uint8_t) seq;
-    out[4] = (uint8_t) (ts >> 24);
-    out[5] = (uint8_t) (ts >> 16);
-    out[6] = (uint8_t) (ts >> 8);
-    out[7] = (uint8_t) ts;
+    ngx_calls_put16(out + 2, seq);
+    ngx_calls_put32(out + 4, ts);
 
     /* a sequence number from before the switch stays behind */
     if (sink->started && (int16_t) (seq - sink->last_seq) > 0) {

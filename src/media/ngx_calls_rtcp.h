@@ -137,12 +137,6 @@ typedef struct {
 int ngx_calls_rtcp_check(const uint8_t *buf, size_t len);
 
 /*
- * The sender SSRC of the first packet: bytes 4..7.  Only after
- * ngx_calls_rtcp_check() accepted a packet of at least 8 bytes.
- */
-uint32_t ngx_calls_rtcp_ssrc(const uint8_t *buf);
-
-/*
  * Starts a walk: ngx_calls_rtcp_check() of the whole packet.  Returns the
  * number of packets, or -1 (then ngx_calls_rtcp_iter_next() yields
  * nothing).

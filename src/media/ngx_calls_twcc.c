@@ -6,21 +6,8 @@
 
 #include <string.h>
 
+#include "ngx_calls_bytes.h"
 #include "ngx_calls_twcc.h"
-
-
-#define ngx_calls_get16(p)  (uint16_t) (((p)[0] << 8) | (p)[1])
-#define ngx_calls_get24(p)                                                   \
-    (((uint32_t) (p)[0] << 16) | ((uint32_t) (p)[1] << 8) | (uint32_t) (p)[2])
-
-#define ngx_calls_put16(p, v)                                                \
-    (p)[0] = (uint8_t) ((v) >> 8); (p)[1] = (uint8_t) (v)
-#define ngx_calls_put24(p, v)                                                \
-    (p)[0] = (uint8_t) ((v) >> 16); (p)[1] = (uint8_t) ((v) >> 8);           \
-    (p)[2] = (uint8_t) (v)
-#define ngx_calls_put32(p, v)                                                \
-    (p)[0] = (uint8_t) ((v) >> 24); (p)[1] = (uint8_t) ((v) >> 16);          \
-    (p)[2] = (uint8_t) ((v) >> 8); (p)[3] = (uint8_t) (v)
 
 
 #define NGX_CALLS_RTCP_RTPFB         205
