@@ -65,7 +65,8 @@ What the report has (besides the signaling counts and errors):
                    frequency, a packet timeline (counts per 0.25 s from t0)
   video            remote video: frames decoded, resolution, keyframes,
                    packets, dropped/recovered/NACKed/PLIed, timelines
-  sent_video       our video senders: frames, PLIs and NACKs received
+  sent_media       our senders (voice, screen, screen-audio, video): frames,
+                   PLIs, NACKs and receiver reports received
   server_offers    every server offer: arrival time, channel, the m-sections
                    and the MediaMap that came before it
   media_maps       every MediaMap (calls-dc 9) with its arrival time
@@ -117,7 +118,8 @@ from aiortc import (RTCConfiguration, RTCPeerConnection,
                     RTCSessionDescription)
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRtpfbPacket
+from aiortc.rtp import (RTCP_PSFB_PLI, RTCP_RTPFB_NACK, RtcpPsfbPacket, RtcpRrPacket,
+                        RtcpRtpfbPacket, RtcpSrPacket)
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 from av import AudioFrame, VideoFrame
 
@@ -428,6 +430,7 @@ class RemoteStream:
         self.recovered = []              # [seq, delay ms] that came back
         self.nacks_sent = []             # [time, [seqs]]
         self.plis_sent = []
+        self.sender_reports = 0
         # decoded
         self.frames = 0
         self.first_frame = None
@@ -510,6 +513,7 @@ class RemoteStream:
             'packet_timeline': self.packet_timeline.result(),
             'frame_timeline': self.frame_timeline.result(),
             'duplicates': self.duplicates,
+            'sender_reports': self.sender_reports,
         }
         if self.kind == 'audio':
             rms = math.sqrt(self.sumsq / self.samples) if self.samples else 0.0
@@ -807,7 +811,7 @@ class Peer:
         self.video_stream = None
         self.video_tr = None
         self.video_track = None
-        self.sent_video = {}             # 'screen'|'video' -> dict
+        self.sent_media = {}             # 'voice'|'screen'|'video' -> dict
         # signaling records
         self.media_maps = []             # {t, map}
         self.server_offers = []
@@ -1224,8 +1228,10 @@ class Peer:
                 self.current_own = None
             self.reoffer = True
 
+        record = None
         if self.offers_applied < len(self.server_offers):
-            self.check_media_map(self.server_offers[self.offers_applied])
+            record = self.server_offers[self.offers_applied]
+            self.check_media_map(record)
         self.offers_applied += 1
         with without_unnegotiated_transceivers(pc) as hidden:
             self.note_msids(sdp)
@@ -1238,6 +1244,8 @@ class Peer:
         self.sig['answers_sent'] += 1
         self.sig[f'answers_sent_{channel}'] += 1
         await self.send_sdp({'type': 'answer', 'sdp': pc.localDescription.sdp}, channel)
+        if record is not None:
+            record['answered_t'] = ts(now())
         if self.reoffer:
             self.reoffer = False
             await self.work.put(('offer', None, None))
@@ -1310,6 +1318,7 @@ class Peer:
 
             def apply():
                 self.voice_sender = self.pc.addTrack(self.tone)
+                self.hook_sender('voice', self.voice_sender, self.tone)
 
             async def after():
                 self.muted = False
@@ -1333,8 +1342,7 @@ class Peer:
         addTrack for video (addTransceiver) does."""
         tr = self.pc.addTransceiver(track, direction='sendonly')
         tr.sender._stream_id = stream_id
-        if track.kind == 'video':
-            self.hook_sender(what, tr.sender, track)
+        self.hook_sender(what if track.kind == 'video' else what + '-audio', tr.sender, track)
         return tr
 
     async def do_screen_on(self):
@@ -1386,12 +1394,16 @@ class Peer:
     # --- packet hooks
 
     def hook_sender(self, what, sender, track):
-        info = {'kind': what, 'plis': [], 'nacks': [], 'track': track}
-        self.sent_video[what] = info
+        """Count the feedback a sender of ours gets: PLIs, NACKs, and
+        receiver reports about its SSRC."""
+        info = {'kind': what, 'plis': [], 'nacks': [], 'track': track, 'reports': 0}
+        self.sent_media[what] = info
         orig = sender._handle_rtcp_packet
 
         async def handle(packet):
-            if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_PLI:
+            if isinstance(packet, (RtcpRrPacket, RtcpSrPacket)):
+                info['reports'] += sum(1 for r in packet.reports if r.ssrc == sender._ssrc)
+            elif isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_PLI:
                 info['plis'].append(ts(now()))
             elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
                 info['nacks'].append([ts(now()), list(packet.lost)])
@@ -1408,6 +1420,7 @@ class Peer:
             stats = self.stream_for(t)
             orig_rtp = r._handle_rtp_packet
             orig_nack = r._send_rtcp_nack
+            orig_rtcp = r._handle_rtcp_packet
 
             async def handle(packet, arrival_time_ms, _orig=orig_rtp, _stats=stats):
                 _stats.on_packet(packet, now())
@@ -1416,8 +1429,13 @@ class Peer:
             async def nack(media_ssrc, lost, _orig=orig_nack, _stats=stats):
                 _stats.nacks_sent.append([ts(now()), list(lost)])
                 await _orig(media_ssrc, lost)
+            async def rtcp(packet, _orig=orig_rtcp, _stats=stats):
+                if isinstance(packet, RtcpSrPacket):
+                    _stats.sender_reports += 1
+                await _orig(packet)
             r._handle_rtp_packet = handle
             r._send_rtcp_nack = nack
+            r._handle_rtcp_packet = rtcp
 
     def stream_for(self, transceiver):
         mid = transceiver.mid
@@ -1587,10 +1605,11 @@ class Peer:
             'tone_hz': self.args.freq,
             'elapsed_s': self.elapsed(),
             'connection_state': pc.connectionState if pc else None,
-            'sent': {'frames': self.tone.frames if self.tone else 0, 'packets': sent_packets},
-            'sent_video': {k: {'kind': v['kind'], 'frames': v['track'].frames,
+            'sent': {'frames': self.tone.frames if self.tone else 0, 'packets': sent_packets,
+                     'reports': self.sent_media['voice']['reports'] if 'voice' in self.sent_media else 0},
+            'sent_media': {k: {'kind': v['kind'], 'frames': v['track'].frames, 'reports': v['reports'],
                                'plis': v['plis'], 'nacks': v['nacks']}
-                           for k, v in self.sent_video.items()},
+                           for k, v in self.sent_media.items()},
             'screen_stream_id': self.screen_stream,
             'video_stream_id': self.video_stream,
             'streams': [s for s in streams if s['kind'] == 'audio'],
