@@ -173,5 +173,7 @@ for my $me (qw(B C)) {
        "$me: no voice event for A that the rule does not give");
 }
 
+diag_reports(%r);
+
 stop_nginx();
 done_testing();

@@ -58,6 +58,8 @@ Packet-level hooks:
                         --pli-count N (default 10) of them every
                         --pli-interval I seconds (default 0.1)
   --video-size WxH, --fps F   the test pattern (default 640x360, 10 fps)
+  --keyframe-interval S a keyframe every S seconds (default: only the first
+                        and those asked for by PLI)
 
 What the report has (besides the signaling counts and errors):
   streams          remote audio: per stream (msid stream id = the sender's
@@ -779,6 +781,7 @@ class Peer:
         self.call_id = None
         self.joined = asyncio.Event()
         self.dc_open = asyncio.Event()
+        self.connected = asyncio.Event()
         self.t0 = now()
         self.work = asyncio.Queue()      # SDP work, done strictly in order
         self.actions = asyncio.Queue()   # local changes, one at a time
@@ -986,6 +989,7 @@ class Peer:
         def on_state():
             log.info('connection state %s at %.3fs', pc.connectionState, self.elapsed())
             if pc.connectionState == 'connected':
+                self.connected.set()
                 self.install_loss()
             if pc.connectionState == 'failed':
                 self.error('peer connection failed', fatal=True)
@@ -1258,6 +1262,10 @@ class Peer:
     # --- local changes, one at a time (CallsClient serialises them too)
 
     async def action_worker(self):
+        # aiortc 1.4 starts the senders of a negotiation only if DTLS is
+        # up or not started yet: a track added while the handshake runs
+        # would never send.  CallsClient too adds tracks once connected.
+        await self.connected.wait()
         while True:
             label, fn = await self.actions.get()
             self.note(label)
@@ -1343,6 +1351,8 @@ class Peer:
         tr = self.pc.addTransceiver(track, direction='sendonly')
         tr.sender._stream_id = stream_id
         self.hook_sender(what if track.kind == 'video' else what + '-audio', tr.sender, track)
+        if track.kind == 'video' and self.args.keyframe_interval:
+            self.spawn(self.keyframes(tr.sender, track))
         return tr
 
     async def do_screen_on(self):
@@ -1390,6 +1400,13 @@ class Peer:
         if self.video_tr is not None:
             self.video_tr.sender.replaceTrack(None)
         await self.send({'action': 'video_off'})
+
+    async def keyframes(self, sender, track):
+        """--keyframe-interval: ask our encoder for a keyframe now and then,
+        as an encoder with a keyframe interval would make them."""
+        while track.readyState == 'live':
+            await asyncio.sleep(self.args.keyframe_interval)
+            sender._send_keyframe()
 
     # --- packet hooks
 
@@ -1735,6 +1752,9 @@ def parse_args(argv):
     ap.add_argument('--video-off-at', type=float, default=None, metavar='S')
     ap.add_argument('--video-size', type=parse_size, default=(640, 360), metavar='WxH')
     ap.add_argument('--fps', type=float, default=10.0)
+    ap.add_argument('--keyframe-interval', type=float, default=0.0, metavar='S',
+                    help='a keyframe every S seconds besides those asked for (default: '
+                    'only when asked, as aiortc)')
     ap.add_argument('--dc-signaling', action='store_true', help='join with dcSignaling')
     ap.add_argument('--av1-support', action='store_true', help='join with av1Support')
     ap.add_argument('--lock', action='store_true', help='take the DC signaling lock to offer')
