@@ -26,7 +26,7 @@ sleep 1;
 $p{Y} = aiortc_peer(url => $url, room => 'dc', seconds => 9, freq => 550,
                     args => ['--dc-signaling', '--lock']);
 sleep 2;
-$p{Z} = aiortc_peer(url => $url, room => 'dc', seconds => 7,
+$p{Z} = aiortc_peer(url => $url, room => 'dc', seconds => 6.5,
                     args => ['--dc-signaling', '--muted']);
 
 my %r = map { $_ => aiortc_wait($p{$_}) } sort keys %p;

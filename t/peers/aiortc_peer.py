@@ -827,6 +827,8 @@ class Peer:
         self.lock_reply = None
         self.lossy_installed = False
         self.left_t = None
+        self.leaving = False             # the stay is over: teardown races
+                                         # are not the server's fault
 
     # --- plumbing
 
@@ -921,6 +923,7 @@ class Peer:
             if reader in done and self.protocol_error is None:
                 self.error('signaling WebSocket closed before the end', fatal=True)
 
+            self.leaving = True
             result = await self.collect()
             if ws.open:
                 try:
@@ -1113,6 +1116,9 @@ class Peer:
                 elif kind == 'signal':
                     await self.on_signal(payload, channel)
             except Exception as e:          # noqa: BLE001 - report and stop
+                if self.leaving:
+                    log.info('signaling step %s while leaving: %s', kind, e)
+                    continue
                 log.exception('signaling step %s failed', kind)
                 self.error(f'{kind}: {type(e).__name__}: {e}', fatal=True)
 
