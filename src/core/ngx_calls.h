@@ -168,8 +168,13 @@ typedef struct {
 } ngx_calls_conf_t;
 
 
-/* the single entry point of media: a datagram (or TCP frame) on path */
-void ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len);
+/*
+ * The single entry point of media: a datagram (or TCP frame) on path,
+ * arrived at arrival_us (CLOCK_REALTIME microseconds, the kernel's
+ * receive timestamp; 0 when unknown).
+ */
+void ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len,
+    uint64_t arrival_us);
 
 /* the host candidates every session advertises (a copy is kept) */
 ngx_int_t ngx_calls_set_candidates(ngx_calls_candidate_t *cands,

@@ -679,7 +679,8 @@ ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
 /* media */
 
 void
-ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len)
+ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len,
+    uint64_t arrival_us)
 {
     size_t                      ulen;
     uint32_t                    hash;
@@ -705,7 +706,7 @@ ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len)
         }
 
         (void) ngx_calls_session_input(e->session, path, buf, len,
-                                       ngx_current_msec);
+                                       arrival_us, ngx_current_msec);
         return;
     }
 
@@ -755,7 +756,8 @@ ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len)
         return;
     }
 
-    if (ngx_calls_session_input(e->session, path, buf, len, ngx_current_msec)
+    if (ngx_calls_session_input(e->session, path, buf, len, arrival_us,
+                                ngx_current_msec)
         == NGX_CALLS_IN_NEW_PATH)
     {
         (void) ngx_calls_add_path(e, path, hash);

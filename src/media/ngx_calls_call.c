@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "ngx_calls_bytes.h"
 #include "ngx_calls_session.h"
 
 
@@ -27,7 +29,19 @@ static ngx_calls_source_t *ngx_calls_call_layer(ngx_calls_session_t *sender,
 static ngx_calls_source_t *ngx_calls_call_find_source(ngx_calls_session_t *s,
     const uint8_t *buf, const ngx_calls_rtp_t *rtp);
 static void ngx_calls_call_forward(ngx_calls_sink_t *sink,
-    const uint8_t *buf, const ngx_calls_rtp_t *rtp, uint64_t now);
+    const uint8_t *buf, const ngx_calls_rtp_t *rtp, int rtx, uint64_t now);
+static ngx_calls_sink_t *ngx_calls_call_sink(ngx_calls_session_t *s,
+    uint32_t ssrc);
+static void ngx_calls_call_nack(ngx_calls_sink_t *sink,
+    const ngx_calls_rtcp_item_t *item, uint64_t now);
+static void ngx_calls_call_rtt(ngx_calls_session_t *s,
+    const ngx_calls_rtcp_rb_t *rb, size_t n);
+static size_t ngx_calls_call_reports(ngx_calls_session_t *s, uint8_t *buf,
+    size_t size, uint64_t now);
+static void ngx_calls_call_twcc(ngx_calls_session_t *r,
+    const ngx_calls_rtcp_item_t *item, uint64_t now);
+static void ngx_calls_call_layers(ngx_calls_session_t *r, uint64_t now);
+static uint32_t ngx_calls_call_media_ssrc(ngx_calls_session_t *s);
 
 
 static const char  *ngx_calls_track_names[] = {
@@ -239,6 +253,21 @@ ngx_calls_source_create(ngx_calls_session_t *s, ngx_calls_transceiver_t *tr,
     snprintf(src->rid, sizeof(src->rid), "%s", rid);
     src->rate_start = now;
 
+    ngx_calls_nack_rx_init(&src->rx, codec == NGX_CALLS_CODEC_OPUS ? 48000
+                                                                   : 90000);
+    ngx_calls_vad_init(&src->vad);
+
+    /* rtcd keeps 256 packets per video stream for receivers' NACKs */
+
+    if (codec != NGX_CALLS_CODEC_OPUS) {
+        src->rtx = ngx_calls_nack_buf_create(NGX_CALLS_NACK_BUF_DEFAULT,
+                                             NGX_CALLS_NACK_PACKET_DEFAULT);
+        if (src->rtx == NULL) {
+            free(src);
+            return NULL;
+        }
+    }
+
     /* rtcd genTrackID: <type>_<sender session id>_<8 random characters> */
 
     ngx_calls_random(rnd, sizeof(rnd));
@@ -343,6 +372,10 @@ ngx_calls_source_destroy(ngx_calls_source_t *src, uint64_t now)
 
     ngx_calls_stat(s, NGX_CALLS_STAT_TRACK_IN, -1,
                    ngx_calls_codec_mimes[src->codec]);
+
+    if (src->rtx) {
+        ngx_calls_nack_buf_free(src->rtx);
+    }
 
     free(src->sinks);
     free(src);
@@ -528,9 +561,8 @@ ngx_calls_sink_detach(ngx_calls_sink_t *sink, ngx_calls_source_t *src)
 void
 ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now)
 {
-    size_t    n;
-    uint8_t   buf[64];
-    uint32_t  ssrc;
+    size_t   n;
+    uint8_t  buf[64 + NGX_CALLS_SRTP_TRAILER];
 
     if (src->ssrc == 0 || !src->session->srtp_ready
         || (src->last_pli && now < src->last_pli + 1000))
@@ -540,32 +572,12 @@ ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now)
 
     src->last_pli = now;
 
-    /* RFC 4585 PLI: V=2 FMT=1, PT=206, length 2, sender and media SSRC */
+    n = ngx_calls_rtcp_build_pli(buf, 64, src->session->rtcp_ssrc,
+                                 src->ssrc);
 
-    ssrc = src->session->rtcp_ssrc;
-
-    buf[0] = 0x81;
-    buf[1] = 206;
-    buf[2] = 0;
-    buf[3] = 2;
-    buf[4] = (uint8_t) (ssrc >> 24);
-    buf[5] = (uint8_t) (ssrc >> 16);
-    buf[6] = (uint8_t) (ssrc >> 8);
-    buf[7] = (uint8_t) ssrc;
-    buf[8] = (uint8_t) (src->ssrc >> 24);
-    buf[9] = (uint8_t) (src->ssrc >> 16);
-    buf[10] = (uint8_t) (src->ssrc >> 8);
-    buf[11] = (uint8_t) src->ssrc;
-    n = 12;
-
-    if (ngx_calls_srtp_protect_rtcp(&src->session->srtp, buf, &n)
-        != NGX_CALLS_SRTP_OK)
-    {
-        ngx_calls_stat(src->session, NGX_CALLS_STAT_ERROR, 1, "rtp");
-        return;
+    if (n && ngx_calls_session_send_rtcp(src->session, buf, n) == 0) {
+        ngx_calls_count(NGX_CALLS_CNT_KEYFRAME_REQUESTS, 1);
     }
-
-    (void) ngx_calls_session_send(src->session, buf, n);
 }
 
 
@@ -578,10 +590,12 @@ ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now)
 
 void
 ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
-    uint64_t now)
+    uint64_t arrival_us, uint64_t now)
 {
     int                  keyframe;
-    size_t               i;
+    size_t               i, elen;
+    unsigned             level, voice;
+    const uint8_t       *ext;
     ngx_calls_rtp_t      rtp;
     ngx_calls_sink_t    *sink;
     ngx_calls_source_t  *src;
@@ -609,9 +623,57 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
         return;
     }
 
+    /* losses and reception statistics, even while muted (for reports) */
+    (void) ngx_calls_nack_rx_packet(&src->rx, rtp.seq, rtp.ts, now);
+
+    /* its transport-wide sequence number, for our feedback to it */
+
+    if (s->ext_twcc) {
+        ext = ngx_calls_rtp_ext_find(buf, &rtp, s->ext_twcc, &elen);
+
+        if (ext && elen == 2) {
+            if (s->twcc_rx == NULL) {
+                s->twcc_rx = malloc(sizeof(ngx_calls_twcc_rx_t));
+
+                if (s->twcc_rx) {
+                    ngx_calls_twcc_rx_init(s->twcc_rx);
+                }
+            }
+
+            if (s->twcc_rx) {
+                (void) ngx_calls_twcc_rx_packet(s->twcc_rx,
+                                          (uint16_t) ((ext[0] << 8) | ext[1]),
+                                                arrival_us ? arrival_us
+                                                : ngx_calls_wallclock());
+            }
+        }
+    }
+
+    /* voice activity, as rtcd computes it (while muted too) */
+
+    if (src->type == NGX_CALLS_TRACK_VOICE
+        && ngx_calls_rtp_audio_level(buf, &rtp, src->ext_audio_level,
+                                     &level, &voice) == 0)
+    {
+        switch (ngx_calls_vad_push(&src->vad, level, now * 1000)) {
+
+        case NGX_CALLS_VAD_ON:
+            ngx_calls_event(s, NGX_CALLS_MEDIA_EV_VOICE_ON, 0, "", 0);
+            break;
+
+        case NGX_CALLS_VAD_OFF:
+            ngx_calls_event(s, NGX_CALLS_MEDIA_EV_VOICE_OFF, 0, "", 0);
+            break;
+        }
+    }
+
     if (src->muted) {
         ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MUTED, 1);
         return;
+    }
+
+    if (src->rtx) {
+        (void) ngx_calls_nack_buf_put(src->rtx, rtp.seq, buf, len, now);
     }
 
     keyframe = 0;
@@ -665,7 +727,7 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
         }
 
         if (sink->source == src) {
-            ngx_calls_call_forward(sink, buf, &rtp, now);
+            ngx_calls_call_forward(sink, buf, &rtp, 0, now);
         }
 
         i++;
@@ -675,11 +737,11 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
 
 static void
 ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
-    const ngx_calls_rtp_t *rtp, uint64_t now)
+    const ngx_calls_rtp_t *rtp, int rtx, uint64_t now)
 {
     size_t                n;
     uint8_t               out[NGX_CALLS_PACKET_SIZE];
-    uint16_t              seq;
+    uint16_t              seq, tseq;
     uint32_t              ts;
     ngx_calls_session_t  *r;
 
@@ -689,16 +751,28 @@ ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
         return;
     }
 
+    /*
+     * Our transport-wide sequence number toward r: remembered with the
+     * send time once r's feedback drives a bandwidth estimate.
+     */
+
+    tseq = 0;
+
+    if (sink->extmap.twcc_id) {
+        tseq = r->twcc_tx
+               ? ngx_calls_twcc_tx_sent(r->twcc_tx, rtp->payload_len
+                                        + rtp->header_len
+                                        + NGX_CALLS_SRTP_OVERHEAD,
+                                        ngx_calls_wallclock())
+               : r->twcc_seq++;
+    }
+
     n = ngx_calls_rtp_rewrite(out, sizeof(out) - NGX_CALLS_SRTP_TRAILER,
                               buf, rtp, sink->ssrc, sink->pt, &sink->extmap,
-                              r->twcc_seq);
+                              tseq);
     if (n == 0) {
         ngx_calls_count(NGX_CALLS_CNT_DROP_RTP_MALFORMED, 1);
         return;
-    }
-
-    if (sink->extmap.twcc_id) {
-        r->twcc_seq++;
     }
 
     /* continuity across layer switches (no-op while the deltas are 0) */
@@ -706,12 +780,8 @@ ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
     seq = (uint16_t) (rtp->seq + sink->seq_delta);
     ts = rtp->ts + sink->ts_delta;
 
-    out[2] = (uint8_t) (seq >> 8);
-    out[3] = (uint8_t) seq;
-    out[4] = (uint8_t) (ts >> 24);
-    out[5] = (uint8_t) (ts >> 16);
-    out[6] = (uint8_t) (ts >> 8);
-    out[7] = (uint8_t) ts;
+    ngx_calls_put16(out + 2, seq);
+    ngx_calls_put32(out + 4, ts);
 
     /* a sequence number from before the switch stays behind */
     if (sink->started && (int16_t) (seq - sink->last_seq) > 0) {
@@ -736,7 +806,8 @@ ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
     }
 
     if (ngx_calls_session_send(r, out, n) == 0) {
-        ngx_calls_count(NGX_CALLS_CNT_RTP_FORWARDED, 1);
+        ngx_calls_count(rtx ? NGX_CALLS_CNT_RTP_RETRANSMITTED
+                            : NGX_CALLS_CNT_RTP_FORWARDED, 1);
     }
 }
 
@@ -812,4 +883,531 @@ ngx_calls_call_find_source(ngx_calls_session_t *s, const uint8_t *buf,
     }
 
     return NULL;
+}
+
+
+/* RTCP from a session: about what it sends us, and what we send it */
+
+void
+ngx_calls_call_rtcp(ngx_calls_session_t *s, const uint8_t *buf, size_t len,
+    uint64_t now)
+{
+    int                            n, i;
+    size_t                         j;
+    uint32_t                       ssrc;
+    ngx_calls_sink_t              *sink;
+    ngx_calls_source_t            *src;
+    ngx_calls_rtcp_rb_t            rb[31];
+    ngx_calls_rtcp_fir_t           fir[8];
+    ngx_calls_rtcp_item_t          item;
+    ngx_calls_rtcp_iter_t          it;
+    ngx_calls_rtcp_sender_info_t   si;
+
+    if (ngx_calls_rtcp_iter_init(&it, buf, len) < 0) {
+        ngx_calls_count(NGX_CALLS_CNT_DROP_RTCP_MALFORMED, 1);
+        ngx_calls_log(NGX_CALLS_LOG_DEBUG, "calls: session %s: malformed "
+                      "RTCP (%zu bytes) dropped", s->id, len);
+        return;
+    }
+
+    while (ngx_calls_rtcp_iter_next(&it, &item) == 1) {
+
+        switch (item.pt) {
+
+        case 200:                                 /* SR */
+            n = ngx_calls_rtcp_sr(&item, &si, rb, 31);
+            if (n < 0) {
+                break;
+            }
+
+            /* the sender's clock, for our receiver reports' LSR */
+
+            for (j = 0; j < s->ntrs; j++) {
+                for (i = 0; i < (int) s->trs[j].nsources; i++) {
+                    src = s->trs[j].sources[i];
+
+                    if (src->ssrc == item.sender_ssrc) {
+                        ngx_calls_nack_rx_sr(&src->rx,
+                                             ngx_calls_ntp_middle(si.ntp),
+                                             now);
+                    }
+                }
+            }
+
+            ngx_calls_call_rtt(s, rb, n);
+            break;
+
+        case 201:                                 /* RR */
+            n = ngx_calls_rtcp_rr(&item, rb, 31);
+            if (n > 0) {
+                ngx_calls_call_rtt(s, rb, n);
+            }
+            break;
+
+        case 205:                                 /* RTPFB */
+            if (item.count == 1) {                /* generic NACK */
+                sink = ngx_calls_call_sink(s, item.media_ssrc);
+                if (sink) {
+                    ngx_calls_call_nack(sink, &item, now);
+                }
+
+            } else if (item.count == 15) {        /* transport-wide cc */
+                ngx_calls_call_twcc(s, &item, now);
+            }
+
+            break;
+
+        case 206:                                 /* PSFB */
+
+            /* a receiver's PLI or FIR goes to the sender, at most 1/s */
+
+            if (item.count == 1) {
+                if (ngx_calls_rtcp_pli(&item, &ssrc) == 0) {
+                    sink = ngx_calls_call_sink(s, ssrc);
+                    src = sink ? (sink->pending ? sink->pending
+                                                : sink->source)
+                               : NULL;
+                    if (src) {
+                        ngx_calls_source_keyframe(src, now);
+                    }
+                }
+
+            } else if (item.count == 4) {
+                n = ngx_calls_rtcp_fir(&item, fir, 8);
+
+                for (i = 0; i < n; i++) {
+                    sink = ngx_calls_call_sink(s, fir[i].ssrc);
+                    src = sink ? (sink->pending ? sink->pending
+                                                : sink->source)
+                               : NULL;
+                    if (src) {
+                        ngx_calls_source_keyframe(src, now);
+                    }
+                }
+            }
+
+            break;
+
+        default:
+            break;
+        }
+    }
+}
+
+
+/* a forwarded track of s by our SSRC toward s */
+
+static ngx_calls_sink_t *
+ngx_calls_call_sink(ngx_calls_session_t *s, uint32_t ssrc)
+{
+    size_t  i;
+
+    for (i = 0; i < s->ntrs; i++) {
+        if (s->trs[i].sink && s->trs[i].sink->ssrc == ssrc) {
+            return s->trs[i].sink;
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A receiver lost packets we forwarded: resend them from the source's
+ * buffer (no RTX: the original SSRC and sequence number, as rtcd).
+ */
+
+static void
+ngx_calls_call_nack(ngx_calls_sink_t *sink, const ngx_calls_rtcp_item_t *item,
+    uint64_t now)
+{
+    int                  n, i;
+    size_t               len;
+    uint16_t             seqs[256];
+    const uint8_t       *pkt;
+    ngx_calls_rtp_t      rtp;
+    ngx_calls_source_t  *src;
+
+    n = ngx_calls_rtcp_nack(item, seqs, 256);
+
+    src = sink->source;
+
+    for (i = 0; i < n; i++) {
+        pkt = (src && src->rtx)
+              ? ngx_calls_nack_buf_get(src->rtx,
+                                       (uint16_t) (seqs[i] - sink->seq_delta),
+                                       &len, now, NGX_CALLS_NACK_BUF_AGE_MS)
+              : NULL;
+
+        if (pkt == NULL || ngx_calls_rtp_parse(pkt, len, &rtp) != 0) {
+            ngx_calls_count(NGX_CALLS_CNT_DROP_RTX_MISSING, 1);
+            continue;
+        }
+
+        ngx_calls_call_forward(sink, pkt, &rtp, 1, now);
+    }
+}
+
+
+/* the round trip to s, from its reports about what we send it */
+
+static void
+ngx_calls_call_rtt(ngx_calls_session_t *s, const ngx_calls_rtcp_rb_t *rb,
+    size_t n)
+{
+    size_t    i;
+    int64_t   rtt;
+    uint32_t  now_middle;
+
+    now_middle = ngx_calls_ntp_middle(ngx_calls_ntp_from_unix_us(
+                                          ngx_calls_wallclock()));
+
+    for (i = 0; i < n; i++) {
+        if (rb[i].lsr == 0 || ngx_calls_call_sink(s, rb[i].ssrc) == NULL) {
+            continue;
+        }
+
+        rtt = ngx_calls_rtcp_rtt_ms(now_middle, &rb[i]);
+
+        if (rtt >= 0 && rtt < 10000) {
+            /* smoothed as RFC 6298 does for TCP */
+            s->rtt_ms = s->rtt_ms ? (7 * s->rtt_ms + (uint32_t) rtt) / 8
+                                  : (uint32_t) rtt;
+        }
+    }
+}
+
+
+/*
+ * The session's RTCP round: NACKs for its video we lost (every 20 ms
+ * while it sends video), and every second our receiver report on its
+ * streams and a sender report for each track we forward it.
+ */
+
+void
+ngx_calls_call_rtcp_timer(ngx_calls_session_t *s, uint64_t now)
+{
+    int                  video;
+    size_t               i, j, n, m;
+    uint64_t             wall;
+    uint8_t              buf[1200 + NGX_CALLS_SRTP_TRAILER];
+    uint16_t             seqs[128];
+    ngx_calls_source_t  *src;
+
+    video = 0;
+
+    for (i = 0; i < s->ntrs; i++) {
+        for (j = 0; j < s->trs[i].nsources; j++) {
+            src = s->trs[i].sources[j];
+
+            if (src->rtx == NULL || src->ssrc == 0) {
+                continue;
+            }
+
+            video = 1;
+
+            m = ngx_calls_nack_rx_nacks(&src->rx, now, s->rtt_ms, seqs, 128);
+            if (m == 0) {
+                continue;
+            }
+
+            n = ngx_calls_rtcp_build_nack(buf, 1200, s->rtcp_ssrc, src->ssrc,
+                                          seqs, m);
+
+            if (n && ngx_calls_session_send_rtcp(s, buf, n) == 0) {
+                ngx_calls_count(NGX_CALLS_CNT_NACKS_SENT, 1);
+            }
+        }
+    }
+
+    /* feedback on its transport-wide sequence numbers, every 100 ms */
+
+    if (s->twcc_rx) {
+        wall = ngx_calls_wallclock();
+
+        while (ngx_calls_twcc_rx_due(s->twcc_rx, wall)) {
+            n = ngx_calls_twcc_rx_feedback(s->twcc_rx, buf, 1200,
+                                           s->rtcp_ssrc,
+                                           ngx_calls_call_media_ssrc(s),
+                                           wall);
+            if (n == 0 || ngx_calls_session_send_rtcp(s, buf, n) != 0) {
+                break;
+            }
+        }
+    }
+
+    if (now >= s->report_at) {
+        s->report_at = now + 1000;
+
+        n = ngx_calls_call_reports(s, buf, 1200, now);
+        if (n) {
+            (void) ngx_calls_session_send_rtcp(s, buf, n);
+        }
+    }
+
+    s->rtcp_at = video ? now + 20 : s->twcc_rx ? now + 50 : s->report_at;
+}
+
+
+/* a media SSRC for our feedback: any stream of s */
+
+static uint32_t
+ngx_calls_call_media_ssrc(ngx_calls_session_t *s)
+{
+    size_t  i, j;
+
+    for (i = 0; i < s->ntrs; i++) {
+        for (j = 0; j < s->trs[i].nsources; j++) {
+            if (s->trs[i].sources[j]->ssrc) {
+                return s->trs[i].sources[j]->ssrc;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* r gets video: from now on its feedback drives a downlink estimate */
+
+void
+ngx_calls_call_twcc_start(ngx_calls_session_t *r)
+{
+    if (r->twcc_tx != NULL) {
+        return;
+    }
+
+    r->twcc_tx = malloc(sizeof(ngx_calls_twcc_tx_t));
+    r->bwe = malloc(sizeof(ngx_calls_bwe_t));
+
+    if (r->twcc_tx == NULL || r->bwe == NULL) {
+        free(r->twcc_tx);
+        free(r->bwe);
+        r->twcc_tx = NULL;
+        r->bwe = NULL;
+        return;
+    }
+
+    /* the sequence numbers go on from the ones audio used */
+    ngx_calls_twcc_tx_init(r->twcc_tx, r->twcc_seq);
+
+    /* rtcd's GCC: start = min = 250 kbps, max = 3.75 Mbps */
+    ngx_calls_bwe_init(r->bwe, 250000, 250000, 3750000);
+}
+
+
+/* r's feedback on what we sent it: its downlink estimate */
+
+static void
+ngx_calls_call_twcc(ngx_calls_session_t *r, const ngx_calls_rtcp_item_t *item,
+    uint64_t now)
+{
+    int                       n;
+    size_t                    len;
+    const uint8_t            *fci;
+
+    /* 128 KiB: static, the process is single-threaded */
+    static ngx_calls_twcc_result_t  res[NGX_CALLS_TWCC_TX_RING];
+
+    if (r->twcc_tx == NULL
+        || ngx_calls_twcc_fci(item->pkt, item->pkt_len, &fci, &len) != 0)
+    {
+        return;
+    }
+
+    n = ngx_calls_twcc_tx_feedback(r->twcc_tx, fci, len, res,
+                                   NGX_CALLS_TWCC_TX_RING);
+    if (n <= 0) {
+        if (n < 0) {
+            ngx_calls_count(NGX_CALLS_CNT_DROP_RTCP_MALFORMED, 1);
+        }
+        return;
+    }
+
+    (void) ngx_calls_bwe_feedback(r->bwe, res, n, ngx_calls_wallclock());
+
+    if (now >= r->layers_at) {
+        r->layers_at = now + 1000;
+        ngx_calls_call_layers(r, now);
+    }
+}
+
+
+/*
+ * rtcd's simulcast policy per receiver (service/rtc/simulcast.go): up to
+ * "h" when the estimate passes 0.9 of its measured rate, not within the
+ * backoff of the last switch (10 s, growing 1.5 times a switch); down to
+ * "l" when both the estimate and its loss-based part fall below that.
+ */
+
+static void
+ngx_calls_call_layers(ngx_calls_session_t *r, uint64_t now)
+{
+    size_t               i;
+    uint64_t             target, lossy;
+    ngx_calls_sink_t    *sink;
+    ngx_calls_source_t  *cur, *high, *low;
+
+    target = ngx_calls_bwe_target(r->bwe);
+    lossy = ngx_calls_bwe_loss_target(r->bwe);
+
+    for (i = 0; i < r->ntrs; i++) {
+        sink = r->trs[i].sink;
+
+        if (sink == NULL || !sink->active || sink->pending
+            || !ngx_calls_track_is_video(sink->type)
+            || sink->source == NULL)
+        {
+            continue;
+        }
+
+        cur = sink->source;
+        high = ngx_calls_call_layer(sink->sender, sink->type, sink->codec,
+                                    "h");
+        low = ngx_calls_call_layer(sink->sender, sink->type, sink->codec,
+                                   "l");
+
+        if (high == NULL || high == low || high->rate_bps == 0) {
+            continue;
+        }
+
+        if (cur != high) {
+            if (target > (uint64_t) high->rate_bps * 9 / 10
+                && now >= sink->switch_at)
+            {
+                sink->pending = high;
+                ngx_calls_sink_attach(sink, high);
+                ngx_calls_source_keyframe(high, now);
+
+                sink->switch_at = now + sink->backoff;
+                sink->backoff = sink->backoff * 3 / 2;
+
+                /* as rtcd: the estimate starts from the new layer's rate */
+                ngx_calls_bwe_set_target(r->bwe, high->rate_bps);
+
+                ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: up to "
+                              "the \"h\" layer of %s (estimate %llu bps, "
+                              "layer %u bps)", r->id, sink->track_id,
+                              (unsigned long long) target, high->rate_bps);
+            }
+
+            continue;
+        }
+
+        if (target < (uint64_t) high->rate_bps * 9 / 10
+            && lossy < (uint64_t) high->rate_bps * 9 / 10)
+        {
+            sink->pending = low;
+            ngx_calls_sink_attach(sink, low);
+            ngx_calls_source_keyframe(low, now);
+
+            ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: down to "
+                          "the \"l\" layer of %s (estimate %llu bps, layer "
+                          "%u bps)", r->id, sink->track_id,
+                          (unsigned long long) target, high->rate_bps);
+        }
+    }
+}
+
+
+/* mute: voice activity starts over, and rtcd says voice off each time */
+
+void
+ngx_calls_call_vad_reset(ngx_calls_session_t *s)
+{
+    size_t               i, j;
+    ngx_calls_source_t  *src;
+
+    for (i = 0; i < s->ntrs; i++) {
+        for (j = 0; j < s->trs[i].nsources; j++) {
+            src = s->trs[i].sources[j];
+
+            if (src->type == NGX_CALLS_TRACK_VOICE
+                && ngx_calls_vad_reset(&src->vad) == NGX_CALLS_VAD_OFF)
+            {
+                ngx_calls_event(s, NGX_CALLS_MEDIA_EV_VOICE_OFF, 0, "", 0);
+            }
+        }
+    }
+}
+
+
+/*
+ * Our reports to s in one compound packet: an RR with a block per stream
+ * it sends us, then an SR per track we forward it (RFC 5506 reduced size
+ * is negotiated, so the order is free).  What does not fit 1200 bytes
+ * waits for the next round.
+ */
+
+static size_t
+ngx_calls_call_reports(ngx_calls_session_t *s, uint8_t *buf, size_t size,
+    uint64_t now)
+{
+    size_t                         i, j, n, k, nrb;
+    uint64_t                       wall;
+    uint32_t                       khz;
+    ngx_calls_sink_t              *sink;
+    ngx_calls_source_t            *src;
+    ngx_calls_rtcp_rb_t            rb[31];
+    ngx_calls_rtcp_sender_info_t   si;
+
+    nrb = 0;
+
+    for (i = 0; i < s->ntrs && nrb < 31; i++) {
+        for (j = 0; j < s->trs[i].nsources && nrb < 31; j++) {
+            src = s->trs[i].sources[j];
+
+            if (src->ssrc
+                && ngx_calls_nack_rx_report(&src->rx, src->ssrc, now,
+                                            &rb[nrb]) == 0)
+            {
+                nrb++;
+            }
+        }
+    }
+
+    n = ngx_calls_rtcp_build_rr(buf, size, s->rtcp_ssrc, rb, nrb);
+    if (n == 0) {
+        return 0;
+    }
+
+    wall = ngx_calls_wallclock();
+
+    for (i = 0; i < s->ntrs; i++) {
+        sink = s->trs[i].sink;
+
+        if (sink == NULL || !sink->active || !sink->started) {
+            continue;
+        }
+
+        /* our RTP clock now, from the last packet we forwarded */
+
+        khz = (sink->codec == NGX_CALLS_CODEC_OPUS) ? 48 : 90;
+
+        si.ntp = ngx_calls_ntp_from_unix_us(wall);
+        si.rtp_ts = sink->last_ts + (uint32_t) ((now - sink->last_time) * khz);
+        si.packet_count = sink->packets;
+        si.octet_count = sink->octets;
+
+        k = ngx_calls_rtcp_build_sr(buf + n, size - n, sink->ssrc, &si,
+                                    NULL, 0);
+        if (k == 0) {
+            break;
+        }
+
+        n += k;
+    }
+
+    return n;
+}
+
+
+uint64_t
+ngx_calls_wallclock(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

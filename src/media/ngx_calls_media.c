@@ -34,6 +34,9 @@ static const char  *ngx_calls_counter_names[NGX_CALLS_CNT_N] = {
     "rtp_forwarded",
     "stun_answered",
     "role_conflicts",
+    "rtp_retransmitted",
+    "nacks_sent",
+    "keyframe_requests",
     "drop_unknown_proto",
     "drop_stun_malformed",
     "drop_stun_not_request",
@@ -50,7 +53,8 @@ static const char  *ngx_calls_counter_names[NGX_CALLS_CNT_N] = {
     "drop_rtp_unknown_ssrc",
     "drop_rtp_muted",
     "drop_send_failed",
-    "drop_dc_malformed"
+    "drop_dc_malformed",
+    "drop_rtx_missing"
 };
 
 

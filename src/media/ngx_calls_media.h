@@ -128,6 +128,9 @@ typedef enum {
     NGX_CALLS_CNT_RTP_FORWARDED,             /* packets, per receiver */
     NGX_CALLS_CNT_STUN_ANSWERED,
     NGX_CALLS_CNT_ROLE_CONFLICTS,            /* 487 sent */
+    NGX_CALLS_CNT_RTP_RETRANSMITTED,         /* answers to receivers' NACKs */
+    NGX_CALLS_CNT_NACKS_SENT,                /* our NACKs to senders */
+    NGX_CALLS_CNT_KEYFRAME_REQUESTS,         /* our PLIs to senders */
 
     NGX_CALLS_CNT_DROP_FIRST,
     NGX_CALLS_CNT_DROP_UNKNOWN_PROTO = NGX_CALLS_CNT_DROP_FIRST,
@@ -147,6 +150,7 @@ typedef enum {
     NGX_CALLS_CNT_DROP_RTP_MUTED,
     NGX_CALLS_CNT_DROP_SEND_FAILED,
     NGX_CALLS_CNT_DROP_DC_MALFORMED,
+    NGX_CALLS_CNT_DROP_RTX_MISSING,          /* NACKed, no longer buffered */
     NGX_CALLS_CNT_DROP_LAST,
 
     NGX_CALLS_CNT_N = NGX_CALLS_CNT_DROP_LAST
@@ -249,11 +253,14 @@ void ngx_calls_session_close(ngx_calls_session_t *s, const char *reason,
 
 /*
  * One datagram on path for session s (the glue found s by the path, or by
- * the ufrag of a STUN request).  buf is modified in place.  Returns
- * NGX_CALLS_IN_NEW_PATH when a STUN check proved a new path for s.
+ * the ufrag of a STUN request).  buf is modified in place.  arrival_us is
+ * when it arrived (the kernel's receive timestamp, in microseconds on any
+ * clock that counts time as now does), for congestion control; 0 when
+ * unknown.  Returns NGX_CALLS_IN_NEW_PATH when a STUN check proved a new
+ * path for s.
  */
 int ngx_calls_session_input(ngx_calls_session_t *s, ngx_calls_path_t *path,
-    uint8_t *buf, size_t len, uint64_t now);
+    uint8_t *buf, size_t len, uint64_t arrival_us, uint64_t now);
 
 /* the path's transport went away (a TCP connection closed) */
 void ngx_calls_session_path_gone(ngx_calls_session_t *s, void *transport,

@@ -699,6 +699,10 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
         }
     }
 
+    if (ngx_calls_sdp_find_extmap(m, NGX_CALLS_URI_TWCC)) {
+        s->ext_twcc = ngx_calls_sdp_find_extmap(m, NGX_CALLS_URI_TWCC);
+    }
+
     /* SSRCs: signaled for a single encoding, learned from rids otherwise */
 
     for (j = 0; j < tr->nsources; j++) {
@@ -922,6 +926,11 @@ ngx_calls_negotiate_answer(ngx_calls_session_t *s, ngx_calls_sdp_t *sdp,
         /* the receiver's picture starts at a keyframe */
         if (sink->pending) {
             ngx_calls_source_keyframe(sink->pending, now);
+        }
+
+        /* its downlink estimate will pick the simulcast layer */
+        if (ngx_calls_track_is_video(sink->type)) {
+            ngx_calls_call_twcc_start(s);
         }
     }
 

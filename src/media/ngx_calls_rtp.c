@@ -6,19 +6,9 @@
 
 #include <string.h>
 
+#include "ngx_calls_bytes.h"
 #include "ngx_calls_rtp.h"
 
-
-#define ngx_calls_get16(p)  (uint16_t) (((p)[0] << 8) | (p)[1])
-#define ngx_calls_get32(p)                                                   \
-    (((uint32_t) (p)[0] << 24) | ((uint32_t) (p)[1] << 16)                   \
-     | ((uint32_t) (p)[2] << 8) | (uint32_t) (p)[3])
-
-#define ngx_calls_put16(p, v)                                                \
-    (p)[0] = (uint8_t) ((v) >> 8); (p)[1] = (uint8_t) (v)
-#define ngx_calls_put32(p, v)                                                \
-    (p)[0] = (uint8_t) ((v) >> 24); (p)[1] = (uint8_t) ((v) >> 16);          \
-    (p)[2] = (uint8_t) ((v) >> 8); (p)[3] = (uint8_t) (v)
 
 #define NGX_CALLS_RTP_ONE_BYTE      0xbede
 #define ngx_calls_rtp_two_byte(p)   (((p) & 0xfff0) == 0x1000)
@@ -205,45 +195,6 @@ ngx_calls_rtp_rewrite(uint8_t *out, size_t size, const uint8_t *in,
     memcpy(out + n, in + rtp->header_len, body);
 
     return n + body;
-}
-
-
-int
-ngx_calls_rtcp_check(const uint8_t *buf, size_t len)
-{
-    int     n;
-    size_t  off, plen;
-
-    if (len < 4) {
-        return -1;
-    }
-
-    n = 0;
-    off = 0;
-
-    while (off < len) {
-        if (len - off < 4 || (buf[off] >> 6) != 2) {
-            return -1;
-        }
-
-        plen = 4 * ((size_t) ngx_calls_get16(buf + off + 2) + 1);
-
-        if (plen > len - off) {
-            return -1;
-        }
-
-        off += plen;
-        n++;
-    }
-
-    return n;
-}
-
-
-uint32_t
-ngx_calls_rtcp_ssrc(const uint8_t *buf)
-{
-    return ngx_calls_get32(buf + 4);
 }
 
 

@@ -13,10 +13,10 @@
 
 
 /*
- * RTP (RFC 3550) and RTCP headers as an SFU needs them: parse without
- * copying, read header extensions (RFC 8285 one- and two-byte forms),
- * and write a packet for one receiver with its own SSRC, payload type
- * and extension ids.
+ * RTP (RFC 3550) as an SFU needs it: parse without copying, read header
+ * extensions (RFC 8285 one- and two-byte forms), and write a packet for
+ * one receiver with its own SSRC, payload type and extension ids.  RTCP
+ * is in ngx_calls_rtcp.h.
  */
 
 
@@ -98,15 +98,6 @@ int ngx_calls_rtp_audio_level(const uint8_t *buf, const ngx_calls_rtp_t *rtp,
 size_t ngx_calls_rtp_rewrite(uint8_t *out, size_t size, const uint8_t *in,
     const ngx_calls_rtp_t *rtp, uint32_t ssrc, uint8_t pt,
     const ngx_calls_rtp_extmap_t *map, uint16_t twcc_seq);
-
-/*
- * Checks a compound RTCP packet (RFC 3550 6.1): every packet's version
- * and length fit exactly.  Returns the number of packets, or -1.
- */
-int ngx_calls_rtcp_check(const uint8_t *buf, size_t len);
-
-/* the sender SSRC of the first packet of a compound RTCP packet */
-uint32_t ngx_calls_rtcp_ssrc(const uint8_t *buf);
 
 
 #endif /* _NGX_CALLS_RTP_H_INCLUDED_ */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ngx_calls_session.h"
+#include "ngx_calls_rtcp.h"
 #include "ngx_calls_stun.h"
 #include "ngx_calls_dc.h"
 
@@ -36,7 +37,7 @@ static void ngx_calls_session_dtls_state(ngx_calls_session_t *s,
 static void ngx_calls_session_connected(ngx_calls_session_t *s,
     uint64_t now);
 static int ngx_calls_session_srtp(ngx_calls_session_t *s, uint8_t *buf,
-    size_t len, uint64_t now);
+    size_t len, uint64_t arrival_us, uint64_t now);
 static uint64_t ngx_calls_session_deadline(ngx_calls_session_t *s);
 
 static int ngx_calls_dtls_send_handler(void *user, const uint8_t *buf,
@@ -176,6 +177,10 @@ ngx_calls_session_destroy(ngx_calls_session_t *s)
         s->srtp_ready = 0;
     }
 
+    free(s->twcc_rx);
+    free(s->twcc_tx);
+    free(s->bwe);
+
     ngx_calls_negotiate_free(s);
 
     ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s destroyed", s->id);
@@ -219,6 +224,11 @@ ngx_calls_session_signal(ngx_calls_session_t *s, unsigned type,
         /* mute stops forwarding the voice; the track stays negotiated */
 
         s->muted = (type == NGX_CALLS_RTC_MUTE);
+
+        /* rtcd resets voice activity on mute, and says voice off */
+        if (s->muted) {
+            ngx_calls_call_vad_reset(s);
+        }
 
         for (i = 0; i < s->ntrs; i++) {
             tr = &s->trs[i];
@@ -307,7 +317,7 @@ ngx_calls_session_fail(ngx_calls_session_t *s, uint64_t now,
 
 int
 ngx_calls_session_input(ngx_calls_session_t *s, ngx_calls_path_t *path,
-    uint8_t *buf, size_t len, uint64_t now)
+    uint8_t *buf, size_t len, uint64_t arrival_us, uint64_t now)
 {
     ngx_calls_ice_path_t  *p;
 
@@ -344,7 +354,7 @@ ngx_calls_session_input(ngx_calls_session_t *s, ngx_calls_path_t *path,
             return NGX_CALLS_IN_DROP;
         }
 
-        return ngx_calls_session_srtp(s, buf, len, now);
+        return ngx_calls_session_srtp(s, buf, len, arrival_us, now);
     }
 
     ngx_calls_count(NGX_CALLS_CNT_DROP_UNKNOWN_PROTO, 1);
@@ -447,6 +457,10 @@ ngx_calls_session_timer(ngx_calls_session_t *s, uint64_t now)
 
     ngx_calls_negotiate_timer(s, now);
 
+    if (s->connected && now >= s->rtcp_at) {
+        ngx_calls_call_rtcp_timer(s, now);
+    }
+
     if (!s->closed && !s->close_pending) {
         ngx_calls_session_schedule(s, ngx_calls_session_deadline(s));
     }
@@ -479,6 +493,28 @@ ngx_calls_session_send(ngx_calls_session_t *s, const uint8_t *buf,
     ngx_calls_count(NGX_CALLS_CNT_TX_BYTES, len);
 
     return 0;
+}
+
+
+/* buf has NGX_CALLS_SRTP_TRAILER bytes of room after len */
+
+int
+ngx_calls_session_send_rtcp(ngx_calls_session_t *s, uint8_t *buf,
+    size_t len)
+{
+    if (!s->srtp_ready || s->closed) {
+        return -1;
+    }
+
+    if (ngx_calls_srtp_protect_rtcp(&s->srtp, buf, &len)
+        != NGX_CALLS_SRTP_OK)
+    {
+        ngx_calls_count(NGX_CALLS_CNT_DROP_SEND_FAILED, 1);
+        ngx_calls_stat(s, NGX_CALLS_STAT_ERROR, 1, "rtp");
+        return -1;
+    }
+
+    return ngx_calls_session_send(s, buf, len);
 }
 
 
@@ -780,6 +816,8 @@ ngx_calls_session_connected(ngx_calls_session_t *s, uint64_t now)
 
     s->srtp_ready = 1;
     s->connected = 1;
+    s->report_at = now + 1000;
+    s->rtcp_at = now + 1000;
 
     ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s connected, SRTP "
                   "profile %s", s->id,
@@ -818,7 +856,7 @@ ngx_calls_session_connected(ngx_calls_session_t *s, uint64_t now)
 
 static int
 ngx_calls_session_srtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
-    uint64_t now)
+    uint64_t arrival_us, uint64_t now)
 {
     int     rc;
     size_t  n;
@@ -863,16 +901,11 @@ ngx_calls_session_srtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
     }
 
     if (ngx_calls_rtp_is_rtcp(buf)) {
-        if (ngx_calls_rtcp_check(buf, n) < 0) {
-            ngx_calls_count(NGX_CALLS_CNT_DROP_RTCP_MALFORMED, 1);
-            return NGX_CALLS_IN_DROP;
-        }
-
-        /* reports and feedback are consumed here; nothing to forward yet */
+        ngx_calls_call_rtcp(s, buf, n, now);
         return NGX_CALLS_IN_OK;
     }
 
-    ngx_calls_call_rtp(s, buf, n, now);
+    ngx_calls_call_rtp(s, buf, n, arrival_us, now);
 
     return NGX_CALLS_IN_OK;
 }
@@ -903,6 +936,10 @@ ngx_calls_session_deadline(ngx_calls_session_t *s)
     t = ngx_calls_negotiate_deadline(s);
     if (t && t < d) {
         d = t;
+    }
+
+    if (s->connected && s->rtcp_at < d) {
+        d = s->rtcp_at;
     }
 
     return d;

@@ -23,6 +23,11 @@
 #include "ngx_calls_sctp.h"
 #include "ngx_calls_sdp.h"
 #include "ngx_calls_rtp.h"
+#include "ngx_calls_rtcp.h"
+#include "ngx_calls_nack.h"
+#include "ngx_calls_twcc.h"
+#include "ngx_calls_bwe.h"
+#include "ngx_calls_vad.h"
 
 
 #define NGX_CALLS_MAX_PATHS          8
@@ -44,6 +49,9 @@
 #define NGX_CALLS_OPUS_FMTP          "minptime=10;useinbandfec=1"
 #define NGX_CALLS_VP8_PT             96
 #define NGX_CALLS_AV1_PT             45
+
+/* what SRTP adds to a packet on the wire, for congestion control */
+#define NGX_CALLS_SRTP_OVERHEAD      16
 
 /* packet buffers: one datagram plus the SRTP trailer we may add */
 #define NGX_CALLS_PACKET_SIZE        (1500 + NGX_CALLS_SRTP_TRAILER)
@@ -103,6 +111,15 @@ struct ngx_calls_source_s {
     uint64_t                  rate_start;
     uint32_t                  rate_bps;
     uint64_t                  last_pli;
+
+    /* losses (our NACKs, video) and reception (our receiver reports) */
+    ngx_calls_nack_rx_t       rx;
+
+    /* video: recent packets, to answer receivers' NACKs */
+    ngx_calls_nack_buf_t     *rtx;
+
+    /* voice: rtcd's voice activity from the audio level extension */
+    ngx_calls_vad_t           vad;
 
     /* sinks forwarding this stream, or waiting for its keyframe */
     ngx_calls_sink_t        **sinks;
@@ -293,6 +310,21 @@ struct ngx_calls_session_s {
 
     uint16_t                  twcc_seq;
     uint32_t                  rtcp_ssrc;      /* ours in feedback we send */
+    uint32_t                  rtt_ms;         /* from its receiver reports */
+    uint64_t                  rtcp_at;        /* next NACK/report round */
+    uint64_t                  report_at;      /* next SR/RR */
+
+    /*
+     * Transport-wide congestion control: what it sends us (we give
+     * feedback, made on its first packet with the extension) and what we
+     * send it (its feedback drives our estimate of its downlink, which
+     * picks simulcast layers; made with its first video track).
+     */
+    uint8_t                   ext_twcc;       /* its id for transport-cc */
+    ngx_calls_twcc_rx_t      *twcc_rx;
+    ngx_calls_twcc_tx_t      *twcc_tx;
+    ngx_calls_bwe_t          *bwe;
+    uint64_t                  layers_at;      /* next simulcast decision */
 
     /* calls-dc statistics from the client, for metrics */
     double                    loss_rate;
@@ -331,6 +363,8 @@ int ngx_calls_session_send(ngx_calls_session_t *s, const uint8_t *buf,
 void ngx_calls_session_fail(ngx_calls_session_t *s, uint64_t now,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ngx_calls_session_schedule(ngx_calls_session_t *s, uint64_t when);
+int ngx_calls_session_send_rtcp(ngx_calls_session_t *s, uint8_t *buf,
+    size_t len);
 int ngx_calls_session_dc_send(ngx_calls_session_t *s, int binary,
     const uint8_t *buf, size_t len);
 
@@ -366,8 +400,14 @@ void ngx_calls_call_tracks_init(ngx_calls_session_t *s, uint64_t now);
 void ngx_calls_call_announce(ngx_calls_session_t *s, ngx_calls_track_e type,
     uint64_t now);
 void ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
-    uint64_t now);
+    uint64_t arrival_us, uint64_t now);
+void ngx_calls_call_twcc_start(ngx_calls_session_t *s);
+void ngx_calls_call_vad_reset(ngx_calls_session_t *s);
+uint64_t ngx_calls_wallclock(void);
 void ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now);
+void ngx_calls_call_rtcp(ngx_calls_session_t *s, const uint8_t *buf,
+    size_t len, uint64_t now);
+void ngx_calls_call_rtcp_timer(ngx_calls_session_t *s, uint64_t now);
 const char *ngx_calls_track_name(ngx_calls_track_e type);
 const char *ngx_calls_codec_mime(ngx_calls_codec_e codec);
 

@@ -139,7 +139,7 @@ static u_char            ngx_stream_calls_bufs[NGX_STREAM_CALLS_BATCH]
 static struct mmsghdr    ngx_stream_calls_msgs[NGX_STREAM_CALLS_BATCH];
 static struct iovec      ngx_stream_calls_iov[NGX_STREAM_CALLS_BATCH];
 static ngx_sockaddr_t    ngx_stream_calls_peers[NGX_STREAM_CALLS_BATCH];
-static u_char            ngx_stream_calls_cmsg[NGX_STREAM_CALLS_BATCH][64];
+static u_char            ngx_stream_calls_cmsg[NGX_STREAM_CALLS_BATCH][128];
 
 
 /*
@@ -163,6 +163,7 @@ static void
 ngx_stream_calls_recv(ngx_event_t *rev)
 {
     int                           n, i, round;
+    uint64_t                      arrival;
     ngx_err_t                     err;
     struct msghdr                *mh;
     struct cmsghdr               *cmsg;
@@ -184,8 +185,8 @@ ngx_stream_calls_recv(ngx_event_t *rev)
             mh->msg_namelen = sizeof(ngx_sockaddr_t);
             mh->msg_iov = &ngx_stream_calls_iov[i];
             mh->msg_iovlen = 1;
-            mh->msg_control = l->wildcard ? ngx_stream_calls_cmsg[i] : NULL;
-            mh->msg_controllen = l->wildcard ? 64 : 0;
+            mh->msg_control = ngx_stream_calls_cmsg[i];
+            mh->msg_controllen = sizeof(ngx_stream_calls_cmsg[i]);
             mh->msg_flags = 0;
         }
 
@@ -220,12 +221,30 @@ ngx_stream_calls_recv(ngx_event_t *rev)
             ngx_memcpy(&path.local, l->ls->sockaddr, l->ls->socklen);
             path.local_len = l->ls->socklen;
 
-            /* the address the datagram came to, for the reply's source */
+            arrival = 0;
+
+            /*
+             * The kernel's receive time (congestion control measures
+             * delay variation, which the event loop's clock would hide),
+             * and for a wildcard listener the address the datagram came
+             * to, for the reply's source.
+             */
 
             for (cmsg = CMSG_FIRSTHDR(mh);
-                 l->wildcard && cmsg != NULL;
+                 cmsg != NULL;
                  cmsg = CMSG_NXTHDR(mh, cmsg))
             {
+                if (cmsg->cmsg_level == SOL_SOCKET
+                    && cmsg->cmsg_type == SCM_TIMESTAMPNS)
+                {
+                    struct timespec  ts;
+
+                    ngx_memcpy(&ts, CMSG_DATA(cmsg), sizeof(ts));
+                    arrival = (uint64_t) ts.tv_sec * 1000000
+                              + ts.tv_nsec / 1000;
+                    continue;
+                }
+
 #if (NGX_HAVE_IP_PKTINFO)
                 if (cmsg->cmsg_level == IPPROTO_IP
                     && cmsg->cmsg_type == IP_PKTINFO)
@@ -253,7 +272,7 @@ ngx_stream_calls_recv(ngx_event_t *rev)
             }
 
             ngx_calls_deliver(&path, ngx_stream_calls_bufs[i],
-                              ngx_stream_calls_msgs[i].msg_len);
+                              ngx_stream_calls_msgs[i].msg_len, arrival);
         }
 
         if (n < NGX_STREAM_CALLS_BATCH) {
@@ -428,6 +447,16 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
                               "calls: setsockopt(IP_PKTINFO) failed");
                 return NGX_ERROR;
             }
+        }
+
+        on = 1;
+
+        if (setsockopt(ls[i].fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(int))
+            == -1)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "calls: setsockopt(SO_TIMESTAMPNS) failed");
+            return NGX_ERROR;
         }
 
         ls[i].connection->data = l;
