@@ -22,7 +22,7 @@ build_pkgs=(
 
 test_pkgs=(
     perl libtest-base-perl libprotocol-websocket-perl
-    python3 python3-aiortc python3-websockets python3-numpy
+    python3 python3-aiortc python3-websockets python3-numpy python3-msgpack
     chromium nodejs npm
 )
 
