@@ -721,6 +721,13 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
         sink = src->sinks[i];
 
         if (sink->pending == src) {
+
+            /* a receiver that has not answered yet waits for its own */
+            if (!sink->active) {
+                i++;
+                continue;
+            }
+
             if (!keyframe) {
                 ngx_calls_source_keyframe(src, now);
                 i++;
