@@ -132,8 +132,41 @@ typedef void (*ngx_calls_member_pt)(void *data, ngx_str_t *session_id,
 ngx_int_t ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
     ngx_calls_member_pt handler, void *data);
 
+/*
+ * RTCD mode.  adopt: the sessions of ep's group whose connection is gone
+ * now report to ep (a plugin connection came back); returns how many.
+ * session_group: the group of a live session, NGX_DECLINED if none.
+ */
+ngx_uint_t ngx_calls_endpoint_adopt(ngx_calls_endpoint_t *ep);
+ngx_int_t ngx_calls_session_group(ngx_str_t *session_id, ngx_str_t *group);
+
+/*
+ * The configurations of the sessions of a call (session_id NULL) or of
+ * one session, as rtcd's /calls/{id}/sessions returns them.  NGX_DECLINED
+ * with rtcd's reason in err: "group not found", "call not found", "no
+ * sessions found", "session not found".
+ */
+typedef struct {
+    ngx_str_t                 group_id;
+    ngx_str_t                 call_id;
+    ngx_str_t                 user_id;
+    ngx_str_t                 session_id;
+    ngx_str_t                 channel_id;
+    unsigned                  av1_support:1;
+    unsigned                  dc_signaling:1;
+} ngx_calls_session_info_t;
+
+typedef void (*ngx_calls_session_info_pt)(void *data,
+    ngx_calls_session_info_t *info);
+ngx_int_t ngx_calls_session_configs(ngx_str_t *group, ngx_str_t *call_id,
+    ngx_str_t *session_id, ngx_calls_session_info_pt handler, void *data,
+    const char **err);
+
 /* media counters of this process, NGX_CALLS_CNT_N slots */
 uint64_t *ngx_calls_counters(void);
+
+/* the calls and sessions of this process */
+void ngx_calls_load(ngx_uint_t *calls, ngx_uint_t *sessions);
 
 
 /*
