@@ -66,6 +66,7 @@ typedef struct {
     ngx_str_t                     admin_secret;  /* empty: no admin */
     u_char                        admin_digest[32];
     time_t                        token_expiry;
+    ngx_int_t                     auth_rate;     /* hashes per second */
     ngx_str_t                     thread_pool_name;
 #if (NGX_THREADS)
     ngx_thread_pool_t            *thread_pool;

@@ -41,7 +41,7 @@ typedef struct {
     ngx_rbtree_node_t           node;          /* key: digest bytes 0-3 */
     u_char                      digest[SHA256_DIGEST_LENGTH];
     ngx_str_t                   client_id;
-    time_t                      expires;
+    ngx_msec_t                  expires;
 } ngx_http_calls_rtcd_token_t;
 
 
@@ -83,15 +83,18 @@ static ngx_http_calls_rtcd_auth_t  ngx_http_calls_rtcd_auth;
 ngx_int_t
 ngx_http_calls_rtcd_auth_init(ngx_cycle_t *cycle)
 {
-    ngx_http_calls_rtcd_auth_t  *a;
+    ngx_http_calls_rtcd_auth_t       *a;
+    ngx_http_calls_rtcd_main_conf_t  *rmcf;
 
     a = &ngx_http_calls_rtcd_auth;
+
+    rmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_calls_rtcd_module);
 
     ngx_rbtree_init(&a->tokens, &a->sentinel,
                     ngx_http_calls_rtcd_token_insert);
 
-    a->interval = 1000.0 / (NGX_HTTP_CALLS_RTCD_AUTH_RATE
-                            * (double) ngx_max(ngx_ncpu, 1));
+    a->interval = 1000.0 / (double) rmcf->auth_rate;
     a->next = 0;
     a->ready = 1;
 
@@ -173,7 +176,7 @@ ngx_http_calls_rtcd_bearer(ngx_http_calls_rtcd_ctx_t *ctx, ngx_str_t *header)
         ngx_str_set(&ctx->auth_error, "authentication failed: token is "
                     "invalid");
 
-    } else if (ngx_time() > t->expires) {
+    } else if ((ngx_msec_int_t) (ngx_current_msec - t->expires) >= 0) {
         ngx_http_calls_rtcd_token_free(t);
         ngx_str_set(&ctx->auth_error, "authentication failed: session is "
                     "expired");
@@ -692,7 +695,7 @@ ngx_http_calls_rtcd_login(ngx_str_t *client_id, ngx_str_t *token)
     rmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_calls_rtcd_module);
 
-    t->expires = ngx_time() + rmcf->token_expiry;
+    t->expires = ngx_current_msec + (ngx_msec_t) rmcf->token_expiry * 1000;
     t->node.key = ((ngx_rbtree_key_t) t->digest[0] << 24)
                   | (t->digest[1] << 16) | (t->digest[2] << 8) | t->digest[3];
 
@@ -727,7 +730,7 @@ ngx_http_calls_rtcd_logout(ngx_str_t *client_id)
         if ((t->client_id.len == client_id->len
              && ngx_strncmp(t->client_id.data, client_id->data,
                             client_id->len) == 0)
-            || ngx_time() > t->expires)
+            || (ngx_msec_int_t) (ngx_current_msec - t->expires) >= 0)
         {
             ngx_http_calls_rtcd_token_free(t);
         }

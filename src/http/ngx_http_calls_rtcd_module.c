@@ -124,6 +124,10 @@ const char  ngx_http_calls_rtcd_base64url[] =
 static ngx_conf_post_handler_pt  ngx_http_calls_rtcd_expiry_post =
     ngx_http_calls_rtcd_check_expiry;
 
+static ngx_conf_num_bounds_t  ngx_http_calls_rtcd_rate_bounds = {
+    ngx_conf_check_num_bounds, 1, 100000
+};
+
 
 static ngx_command_t  ngx_http_calls_rtcd_commands[] = {
 
@@ -161,6 +165,13 @@ static ngx_command_t  ngx_http_calls_rtcd_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_calls_rtcd_main_conf_t, token_expiry),
       &ngx_http_calls_rtcd_expiry_post },
+
+    { ngx_string("calls_rtcd_auth_rate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_calls_rtcd_main_conf_t, auth_rate),
+      &ngx_http_calls_rtcd_rate_bounds },
 
     { ngx_string("calls_rtcd_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -687,7 +698,10 @@ ngx_http_calls_rtcd_decode_body(ngx_http_calls_rtcd_ctx_t *ctx)
     json = cJSON_ParseWithLengthOpts((const char *) data, len, &end, 0);
 
     if (json == NULL) {
-        if (end == NULL || end >= (const char *) data + len) {
+
+        /* cJSON stops at the last byte when the input ends too soon */
+
+        if (end == NULL || end >= (const char *) data + len - 1) {
             ngx_str_set(&ctx->body_error, "unexpected EOF");
             return;
         }
@@ -1832,9 +1846,9 @@ ngx_http_calls_rtcd_check_expiry(ngx_conf_t *cf, void *post, void *data)
     /* rtcd: expiration_minutes > 0; a year keeps the sums far from
      * overflowing */
 
-    if (*tp < 60 || *tp > 366 * 86400) {
+    if (*tp < 1 || *tp > 366 * 86400) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"calls_rtcd_token_expiry\" must be between 1m "
+                           "\"calls_rtcd_token_expiry\" must be between 1s "
                            "and 366d");
         return NGX_CONF_ERROR;
     }
@@ -1865,6 +1879,7 @@ ngx_http_calls_rtcd_create_main_conf(ngx_conf_t *cf)
 
     conf->self_registration = NGX_CONF_UNSET;
     conf->token_expiry = NGX_CONF_UNSET;
+    conf->auth_rate = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -1877,6 +1892,10 @@ ngx_http_calls_rtcd_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(rmcf->self_registration, 0);
     ngx_conf_init_value(rmcf->token_expiry, 1440 * 60);
+
+    /* rtcd: 12 hashes per second per CPU (auth.authRequestsPerSecondPerCPU) */
+    ngx_conf_init_value(rmcf->auth_rate,
+                        NGX_HTTP_CALLS_RTCD_AUTH_RATE * ngx_max(ngx_ncpu, 1));
 
     if (rmcf->thread_pool_name.data == NULL) {
         ngx_str_set(&rmcf->thread_pool_name, "default");

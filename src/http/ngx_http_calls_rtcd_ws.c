@@ -277,7 +277,7 @@ ngx_http_calls_rtcd_ws_message(ngx_http_calls_ws_t *ws, ngx_uint_t opcode,
      */
 
     if (ngx_calls_dc_walk(data, len, 2, &end) != 0) {
-        ngx_http_calls_rtcd_ws_bad(ctx, "not msgpack");
+        ngx_http_calls_rtcd_ws_bad(ctx, "not msgpack, or cut short");
         return;
     }
 
