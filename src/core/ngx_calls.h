@@ -190,7 +190,28 @@ typedef struct {
     ngx_str_t                 certificate_key;
     struct ngx_calls_dtls_ctx_s  *dtls;
     void                     *media;         /* the calls_media server */
+
+    /* packets kept per video SSRC for NACK (calls_nack_buffer_size) */
+    ngx_uint_t                nack_buffer_size;
 } ngx_calls_conf_t;
+
+
+/*
+ * STUN discovery (when nginx reads its configuration): for each local
+ * address, the public one a STUN server sees (found), or why not (error).
+ * Waits at most 5 s in all.
+ */
+typedef struct {
+    ngx_sockaddr_t            local;
+    socklen_t                 local_len;
+    ngx_sockaddr_t            public;
+    socklen_t                 public_len;
+    unsigned                  found:1;
+    const char               *error;
+} ngx_calls_public_t;
+
+ngx_int_t ngx_calls_discover(ngx_log_t *log, struct sockaddr *server,
+    socklen_t server_len, ngx_calls_public_t *pub, ngx_uint_t n);
 
 
 /* the single entry point of media: a datagram (or TCP frame) on path */

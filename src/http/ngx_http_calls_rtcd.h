@@ -181,8 +181,7 @@ void ngx_http_calls_rtcd_auth_done(void);
 
 ngx_int_t ngx_http_calls_rtcd_store_init(ngx_cycle_t *cycle,
     ngx_str_t *path);
-ngx_int_t ngx_http_calls_rtcd_store_prepare(ngx_cycle_t *cycle,
-    ngx_str_t *path);
+ngx_int_t ngx_http_calls_rtcd_store_path(ngx_conf_t *cf, ngx_str_t *path);
 void ngx_http_calls_rtcd_store_done(void);
 
 /* NGX_OK and the hash, NGX_DECLINED: not found, NGX_ERROR: err */

@@ -102,9 +102,10 @@ static char *ngx_http_calls_rtcd_admin_secret(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_calls_rtcd_check_expiry(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_calls_rtcd_check_rate(ngx_conf_t *cf, void *post,
+    void *data);
 static void *ngx_http_calls_rtcd_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_calls_rtcd_init_main_conf(ngx_conf_t *cf, void *conf);
-static ngx_int_t ngx_http_calls_rtcd_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_calls_rtcd_init_process(ngx_cycle_t *cycle);
 static void ngx_http_calls_rtcd_exit_process(ngx_cycle_t *cycle);
 
@@ -124,9 +125,8 @@ const char  ngx_http_calls_rtcd_base64url[] =
 static ngx_conf_post_handler_pt  ngx_http_calls_rtcd_expiry_post =
     ngx_http_calls_rtcd_check_expiry;
 
-static ngx_conf_num_bounds_t  ngx_http_calls_rtcd_rate_bounds = {
-    ngx_conf_check_num_bounds, 1, 100000
-};
+static ngx_conf_post_handler_pt  ngx_http_calls_rtcd_rate_post =
+    ngx_http_calls_rtcd_check_rate;
 
 
 static ngx_command_t  ngx_http_calls_rtcd_commands[] = {
@@ -171,7 +171,7 @@ static ngx_command_t  ngx_http_calls_rtcd_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_calls_rtcd_main_conf_t, auth_rate),
-      &ngx_http_calls_rtcd_rate_bounds },
+      &ngx_http_calls_rtcd_rate_post },
 
     { ngx_string("calls_rtcd_thread_pool"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -205,7 +205,7 @@ ngx_module_t  ngx_http_calls_rtcd_module = {
     ngx_http_calls_rtcd_commands,          /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    ngx_http_calls_rtcd_init_module,       /* init module */
+    NULL,                                  /* init module */
     ngx_http_calls_rtcd_init_process,      /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -1857,6 +1857,22 @@ ngx_http_calls_rtcd_check_expiry(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+static char *
+ngx_http_calls_rtcd_check_rate(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_int_t  *np = data;
+
+    if (*np < 1 || *np > 100000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"calls_rtcd_auth_rate\" must be between 1 and "
+                           "100000 key hashes per second");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static void *
 ngx_http_calls_rtcd_create_main_conf(ngx_conf_t *cf)
 {
@@ -1916,6 +1932,10 @@ ngx_http_calls_rtcd_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_calls_rtcd_store_path(cf, &rmcf->store) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
 #if (NGX_THREADS)
 
     /*
@@ -1939,30 +1959,6 @@ ngx_http_calls_rtcd_init_main_conf(ngx_conf_t *cf, void *conf)
 #endif
 
     return NGX_CONF_OK;
-}
-
-
-static ngx_int_t
-ngx_http_calls_rtcd_init_module(ngx_cycle_t *cycle)
-{
-    ngx_http_calls_rtcd_main_conf_t  *rmcf;
-
-    if (ngx_http_cycle_get_module_main_conf(cycle, ngx_http_calls_rtcd_module)
-        == NULL)
-    {
-        return NGX_OK;
-    }
-
-    rmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_calls_rtcd_module);
-
-    if (!rmcf->enabled) {
-        return NGX_OK;
-    }
-
-    /* the master makes the directory for the workers' user */
-
-    return ngx_http_calls_rtcd_store_prepare(cycle, &rmcf->store);
 }
 
 

@@ -12,9 +12,8 @@
  * may write.
  *
  * Reads are a memory-mapped lookup and run in the event loop; writes
- * commit with fsync() and run in the thread pool only.  The master makes
- * the directory (mode 0700) and gives it to the workers' user; the
- * environment is opened in each worker, never across fork().
+ * commit with fsync() and run in the thread pool only.  The environment
+ * is opened in each worker, never across fork().
  */
 
 
@@ -34,75 +33,39 @@ static MDB_env    *ngx_http_calls_rtcd_env;
 static MDB_dbi     ngx_http_calls_rtcd_dbi;
 
 
+/*
+ * The directory is one of nginx's paths, as a temp path is: nginx makes
+ * it (mode 0700) and gives it to the workers' user at every start and
+ * reload, and a failure there fails the configuration, not the master.
+ */
+
 ngx_int_t
-ngx_http_calls_rtcd_store_prepare(ngx_cycle_t *cycle, ngx_str_t *path)
+ngx_http_calls_rtcd_store_path(ngx_conf_t *cf, ngx_str_t *name)
 {
-    u_char           *file;
-    ngx_uint_t        i;
+    ngx_path_t       *path;
     ngx_file_info_t   fi;
-    ngx_core_conf_t  *ccf;
 
-    static const char  *files[] = { "data.mdb", "lock.mdb" };
+    /* name is NUL-terminated: from ngx_conf_full_name() */
 
-    /* path is NUL-terminated: from ngx_conf_full_name() */
-
-    if (ngx_create_dir(path->data, 0700) == NGX_FILE_ERROR
-        && ngx_errno != NGX_EEXIST)
+    if (ngx_file_info(name->data, &fi) != NGX_FILE_ERROR
+        && !ngx_is_dir(&fi))
     {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                      "calls_rtcd_store: " ngx_create_dir_n " \"%V\" failed",
-                      path);
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "calls_rtcd_store: \"%V\" is not a directory",
+                           name);
         return NGX_ERROR;
     }
 
-    if (ngx_file_info(path->data, &fi) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                      "calls_rtcd_store: " ngx_file_info_n " \"%V\" failed",
-                      path);
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
         return NGX_ERROR;
     }
 
-    if (!ngx_is_dir(&fi)) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "calls_rtcd_store: \"%V\" is not a directory", path);
-        return NGX_ERROR;
-    }
+    path->name = *name;
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
 
-    if (geteuid() != 0) {
-        return NGX_OK;
-    }
-
-    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
-
-    if (chown((char *) path->data, ccf->user, -1) == -1) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                      "calls_rtcd_store: chown(\"%V\", %d) failed",
-                      path, ccf->user);
-        return NGX_ERROR;
-    }
-
-    /* files an earlier run made, perhaps as another user */
-
-    file = ngx_pnalloc(cycle->pool, path->len + sizeof("/lock.mdb"));
-    if (file == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-
-        ngx_sprintf(file, "%V/%s%Z", path, files[i]);
-
-        if (chown((char *) file, ccf->user, -1) == -1
-            && ngx_errno != NGX_ENOENT)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "calls_rtcd_store: chown(\"%s\", %d) failed",
-                          file, ccf->user);
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
+    return ngx_add_path(cf, &path);
 }
 
 
