@@ -228,8 +228,8 @@ ngx_calls_discover_read(ngx_calls_discover_t *d, ngx_calls_public_t *pub,
     socklen_t               len, alt_len;
     StunMessage             res;
     ngx_sockaddr_t          alt;
-    StunValidationStatus    valid;
     StunUsageBindReturn     rc;
+    StunValidationStatus    valid;
 
     for ( ;; ) {
 

@@ -306,8 +306,8 @@ void
 ngx_http_calls_rtcd_check_key(ngx_http_calls_rtcd_ctx_t *ctx, ngx_str_t *id,
     ngx_str_t *key, ngx_http_calls_rtcd_next_pt done)
 {
-    u_char     hash[NGX_HTTP_CALLS_RTCD_MAX_HASH], *p;
     char       err[128];
+    u_char     hash[NGX_HTTP_CALLS_RTCD_MAX_HASH], *p;
     size_t     len;
     ngx_int_t  rc;
     ngx_str_t  stored, reason;

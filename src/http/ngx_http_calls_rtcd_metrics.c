@@ -219,9 +219,9 @@ ngx_http_calls_rtcd_rtc_families(ngx_http_calls_rtcd_writer_t *w)
 static void
 ngx_http_calls_rtcd_histograms(ngx_http_calls_rtcd_writer_t *w)
 {
-    u_char                            *p, group[NGX_HTTP_CALLS_RTCD_LINE];
-    u_char                             name[128], labels[NGX_HTTP_CALLS_RTCD_LINE];
-    u_char                             le[40];
+    u_char                            *p, le[40], name[128];
+    u_char                             group[NGX_HTTP_CALLS_RTCD_LINE];
+    u_char                             labels[NGX_HTTP_CALLS_RTCD_LINE];
     uint64_t                           cumulative;
     ngx_uint_t                         h, i;
     ngx_calls_stats_hist_t            *hist;
@@ -396,12 +396,12 @@ ngx_http_calls_rtcd_proc_read(ngx_http_calls_rtcd_proc_t *proc,
     ngx_log_t *log)
 {
     int                  fd;
-    char                 line[256];
-    u_char              *p, *last, buf[1024];
-    long                 hz, page;
-    FILE                *f;
-    double               field[25];
     DIR                 *dir;
+    FILE                *f;
+    char                 line[256];
+    long                 hz, page;
+    u_char              *p, *last, buf[1024];
+    double               field[25];
     ssize_t              n;
     ngx_uint_t           i, fds;
     struct rlimit        rl;

@@ -28,15 +28,15 @@
 #include "ngx_http_calls_rtcd.h"
 
 
-#define NGX_HTTP_CALLS_RTCD_VERSION_R      1
-#define NGX_HTTP_CALLS_RTCD_SYSTEM         2
-#define NGX_HTTP_CALLS_RTCD_REGISTER       3
-#define NGX_HTTP_CALLS_RTCD_UNREGISTER     4
-#define NGX_HTTP_CALLS_RTCD_LOGIN          5
-#define NGX_HTTP_CALLS_RTCD_SESSIONS       6
-#define NGX_HTTP_CALLS_RTCD_SESSION        7
-#define NGX_HTTP_CALLS_RTCD_WS             8
-#define NGX_HTTP_CALLS_RTCD_METRICS        9
+#define NGX_HTTP_CALLS_RTCD_R_VERSION      1
+#define NGX_HTTP_CALLS_RTCD_R_SYSTEM       2
+#define NGX_HTTP_CALLS_RTCD_R_REGISTER     3
+#define NGX_HTTP_CALLS_RTCD_R_UNREGISTER   4
+#define NGX_HTTP_CALLS_RTCD_R_LOGIN        5
+#define NGX_HTTP_CALLS_RTCD_R_SESSIONS     6
+#define NGX_HTTP_CALLS_RTCD_R_SESSION      7
+#define NGX_HTTP_CALLS_RTCD_R_WS           8
+#define NGX_HTTP_CALLS_RTCD_R_METRICS      9
 
 
 #if defined(__x86_64__)
@@ -244,19 +244,19 @@ ngx_http_calls_rtcd_handler(ngx_http_request_t *r)
 
     switch (route) {
 
-    case NGX_HTTP_CALLS_RTCD_VERSION_R:
+    case NGX_HTTP_CALLS_RTCD_R_VERSION:
         return ngx_http_calls_rtcd_version(r);
 
-    case NGX_HTTP_CALLS_RTCD_SYSTEM:
+    case NGX_HTTP_CALLS_RTCD_R_SYSTEM:
         return ngx_http_calls_rtcd_system(r);
 
-    case NGX_HTTP_CALLS_RTCD_METRICS:
+    case NGX_HTTP_CALLS_RTCD_R_METRICS:
         /* promhttp serves any method */
         return ngx_http_calls_rtcd_metrics(r);
 
-    case NGX_HTTP_CALLS_RTCD_REGISTER:
-    case NGX_HTTP_CALLS_RTCD_UNREGISTER:
-    case NGX_HTTP_CALLS_RTCD_LOGIN:
+    case NGX_HTTP_CALLS_RTCD_R_REGISTER:
+    case NGX_HTTP_CALLS_RTCD_R_UNREGISTER:
+    case NGX_HTTP_CALLS_RTCD_R_LOGIN:
 
         if (r->method != NGX_HTTP_POST) {
             return ngx_http_calls_rtcd_not_found(r);
@@ -280,8 +280,8 @@ ngx_http_calls_rtcd_handler(ngx_http_request_t *r)
 
         return NGX_DONE;
 
-    case NGX_HTTP_CALLS_RTCD_SESSIONS:
-    case NGX_HTTP_CALLS_RTCD_SESSION:
+    case NGX_HTTP_CALLS_RTCD_R_SESSIONS:
+    case NGX_HTTP_CALLS_RTCD_R_SESSION:
 
         if (r->method != NGX_HTTP_GET) {
             return ngx_http_calls_rtcd_not_found(r);
@@ -289,7 +289,7 @@ ngx_http_calls_rtcd_handler(ngx_http_request_t *r)
 
         break;
 
-    case NGX_HTTP_CALLS_RTCD_WS:
+    case NGX_HTTP_CALLS_RTCD_R_WS:
         /* the WebSocket handshake checks the method after the auth */
         break;
 
@@ -315,7 +315,7 @@ ngx_http_calls_rtcd_handler(ngx_http_request_t *r)
     r->main->count++;
 
     ngx_http_calls_rtcd_authenticate(ctx,
-                                     route == NGX_HTTP_CALLS_RTCD_WS
+                                     route == NGX_HTTP_CALLS_RTCD_R_WS
                                      ? ngx_http_calls_rtcd_ws
                                      : ngx_http_calls_rtcd_sessions);
 
@@ -341,31 +341,31 @@ ngx_http_calls_rtcd_route(ngx_http_request_t *r, ngx_str_t *call_id,
     (uri->len == sizeof(s) - 1 && ngx_strncmp(uri->data, s, uri->len) == 0)
 
     if (ngx_http_calls_rtcd_is("/version")) {
-        return NGX_HTTP_CALLS_RTCD_VERSION_R;
+        return NGX_HTTP_CALLS_RTCD_R_VERSION;
     }
 
     if (ngx_http_calls_rtcd_is("/system")) {
-        return NGX_HTTP_CALLS_RTCD_SYSTEM;
+        return NGX_HTTP_CALLS_RTCD_R_SYSTEM;
     }
 
     if (ngx_http_calls_rtcd_is("/register")) {
-        return NGX_HTTP_CALLS_RTCD_REGISTER;
+        return NGX_HTTP_CALLS_RTCD_R_REGISTER;
     }
 
     if (ngx_http_calls_rtcd_is("/unregister")) {
-        return NGX_HTTP_CALLS_RTCD_UNREGISTER;
+        return NGX_HTTP_CALLS_RTCD_R_UNREGISTER;
     }
 
     if (ngx_http_calls_rtcd_is("/login")) {
-        return NGX_HTTP_CALLS_RTCD_LOGIN;
+        return NGX_HTTP_CALLS_RTCD_R_LOGIN;
     }
 
     if (ngx_http_calls_rtcd_is("/ws")) {
-        return NGX_HTTP_CALLS_RTCD_WS;
+        return NGX_HTTP_CALLS_RTCD_R_WS;
     }
 
     if (ngx_http_calls_rtcd_is("/metrics")) {
-        return NGX_HTTP_CALLS_RTCD_METRICS;
+        return NGX_HTTP_CALLS_RTCD_R_METRICS;
     }
 
 #undef ngx_http_calls_rtcd_is
@@ -398,7 +398,7 @@ ngx_http_calls_rtcd_route(ngx_http_request_t *r, ngx_str_t *call_id,
     p += sizeof("/sessions") - 1;
 
     if (p == end) {
-        return NGX_HTTP_CALLS_RTCD_SESSIONS;
+        return NGX_HTTP_CALLS_RTCD_R_SESSIONS;
     }
 
     if (*p++ != '/' || p == end || ngx_strlchr(p, end, '/') != NULL) {
@@ -408,7 +408,7 @@ ngx_http_calls_rtcd_route(ngx_http_request_t *r, ngx_str_t *call_id,
     session_id->data = p;
     session_id->len = end - p;
 
-    return NGX_HTTP_CALLS_RTCD_SESSION;
+    return NGX_HTTP_CALLS_RTCD_R_SESSION;
 }
 
 
@@ -605,15 +605,15 @@ ngx_http_calls_rtcd_body_handler(ngx_http_request_t *r)
 
     switch (ctx->route) {
 
-    case NGX_HTTP_CALLS_RTCD_REGISTER:
+    case NGX_HTTP_CALLS_RTCD_R_REGISTER:
         ngx_http_calls_rtcd_register(ctx);
         return;
 
-    case NGX_HTTP_CALLS_RTCD_UNREGISTER:
+    case NGX_HTTP_CALLS_RTCD_R_UNREGISTER:
         ngx_http_calls_rtcd_unregister(ctx);
         return;
 
-    default: /* NGX_HTTP_CALLS_RTCD_LOGIN */
+    default: /* NGX_HTTP_CALLS_RTCD_R_LOGIN */
         ngx_http_calls_rtcd_login_start(ctx);
         return;
     }
@@ -629,8 +629,8 @@ ngx_http_calls_rtcd_body_handler(ngx_http_request_t *r)
 static void
 ngx_http_calls_rtcd_decode_body(ngx_http_calls_rtcd_ctx_t *ctx)
 {
-    u_char              *p, *data;
     cJSON               *json, *item;
+    u_char              *p, *data;
     size_t               len;
     ngx_buf_t           *b;
     ngx_str_t           *dst;
@@ -829,8 +829,8 @@ ngx_http_calls_rtcd_register(ngx_http_calls_rtcd_ctx_t *ctx)
 static void
 ngx_http_calls_rtcd_register_checked(ngx_http_calls_rtcd_ctx_t *ctx)
 {
-    u_char      hash[NGX_HTTP_CALLS_RTCD_MAX_HASH];
     char        err[128];
+    u_char      hash[NGX_HTTP_CALLS_RTCD_MAX_HASH];
     size_t      i, len;
     ngx_int_t   rc;
     ngx_str_t  *id, *key, reason;
@@ -948,8 +948,8 @@ ngx_http_calls_rtcd_register_done(ngx_http_calls_rtcd_ctx_t *ctx)
 static void
 ngx_http_calls_rtcd_unregister(ngx_http_calls_rtcd_ctx_t *ctx)
 {
-    u_char                            hash[NGX_HTTP_CALLS_RTCD_MAX_HASH];
     char                              err[128];
+    u_char                            hash[NGX_HTTP_CALLS_RTCD_MAX_HASH];
     size_t                            len;
     ngx_int_t                         rc;
     ngx_str_t                         reason;
@@ -1199,7 +1199,7 @@ ngx_http_calls_rtcd_sessions(ngx_http_calls_rtcd_ctx_t *ctx)
     err = "";
 
     rc = ngx_calls_session_configs(&ctx->client_id, &call_id,
-                                   ctx->route == NGX_HTTP_CALLS_RTCD_SESSION
+                                   ctx->route == NGX_HTTP_CALLS_RTCD_R_SESSION
                                    ? &session_id : NULL,
                                    ngx_http_calls_rtcd_session_config, &list,
                                    &err);
@@ -1217,7 +1217,7 @@ ngx_http_calls_rtcd_sessions(ngx_http_calls_rtcd_ctx_t *ctx)
         }
 
         text.len = ngx_sprintf(text.data, "failed to get session %s: %s\n",
-                               ctx->route == NGX_HTTP_CALLS_RTCD_SESSION
+                               ctx->route == NGX_HTTP_CALLS_RTCD_R_SESSION
                                ? "config" : "configs", err)
                    - text.data;
 
@@ -1235,7 +1235,7 @@ ngx_http_calls_rtcd_sessions(ngx_http_calls_rtcd_ctx_t *ctx)
         return;
     }
 
-    if (ctx->route == NGX_HTTP_CALLS_RTCD_SESSIONS) {
+    if (ctx->route == NGX_HTTP_CALLS_RTCD_R_SESSIONS) {
         *b->last++ = ']';
     }
 
@@ -1291,7 +1291,7 @@ ngx_http_calls_rtcd_session_config(void *data, ngx_calls_session_info_t *info)
             if (((ngx_http_calls_rtcd_ctx_t *)
                  ngx_http_get_module_ctx(list->request,
                                          ngx_http_calls_rtcd_module))->route
-                == NGX_HTTP_CALLS_RTCD_SESSIONS)
+                == NGX_HTTP_CALLS_RTCD_R_SESSIONS)
             {
                 *p++ = '[';
             }
@@ -1374,6 +1374,14 @@ ngx_http_calls_rtcd_output(ngx_http_request_t *r, ngx_uint_t status,
     off_t         len;
     ngx_int_t     rc;
     ngx_chain_t  *cl;
+
+    /* a body nobody read (a 404 to a POST) must not look like a request */
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
 
     len = 0;
 

@@ -57,12 +57,9 @@ typedef struct {
 } ngx_http_calls_rtcd_ws_ctx_t;
 
 
-/* an rtc.Message */
+/* what we use of an rtc.Message: the session decides the rest */
 typedef struct {
-    ngx_str_t                  group_id;
-    ngx_str_t                  user_id;
     ngx_str_t                  session_id;
-    ngx_str_t                  call_id;
     int64_t                    type;
     ngx_str_t                  data;
 } ngx_http_calls_rtcd_msg_t;
@@ -565,7 +562,7 @@ static void
 ngx_http_calls_rtcd_ws_rtc(ngx_http_calls_rtcd_ws_ctx_t *ctx,
     msgpack_object *data)
 {
-    ngx_str_t                   err;
+    ngx_str_t                   err, other;
     ngx_uint_t                  i;
     msgpack_object_kv          *kv;
     ngx_http_calls_rtcd_msg_t   m;
@@ -634,7 +631,7 @@ ngx_http_calls_rtcd_ws_rtc(ngx_http_calls_rtcd_ws_ctx_t *ctx,
         if ((ngx_http_calls_rtcd_key("group_id")
              || ngx_http_calls_rtcd_key("user_id")
              || ngx_http_calls_rtcd_key("call_id"))
-            && ngx_http_calls_rtcd_mp_str(&kv->val, &err) != NGX_OK)
+            && ngx_http_calls_rtcd_mp_str(&kv->val, &other) != NGX_OK)
         {
             ngx_http_calls_rtcd_ws_bad(ctx, "rtc: \"%*s\" is not a string",
                                        (size_t) kv->key.via.str.size,
@@ -796,8 +793,8 @@ ngx_http_calls_rtcd_ws_event(ngx_calls_endpoint_t *ep, ngx_calls_event_t *ev)
 static void
 ngx_http_calls_rtcd_ws_hello(ngx_http_calls_rtcd_ws_ctx_t *ctx)
 {
-    msgpack_sbuffer  sb;
     msgpack_packer   pk;
+    msgpack_sbuffer  sb;
 
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -826,8 +823,8 @@ ngx_http_calls_rtcd_ws_send_rtc(ngx_http_calls_rtcd_ws_ctx_t *ctx,
     const char *type, ngx_calls_event_t *ev, ngx_uint_t rtc_type)
 {
     ngx_uint_t       data;
-    msgpack_sbuffer  sb;
     msgpack_packer   pk;
+    msgpack_sbuffer  sb;
 
     data = (ev->type == NGX_CALLS_EVENT_SIGNAL && ev->data.len) ? 1 : 0;
 
@@ -866,8 +863,8 @@ static void
 ngx_http_calls_rtcd_ws_send_close(ngx_http_calls_rtcd_ws_ctx_t *ctx,
     ngx_str_t *session_id)
 {
-    msgpack_sbuffer  sb;
     msgpack_packer   pk;
+    msgpack_sbuffer  sb;
 
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
