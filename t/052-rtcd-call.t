@@ -59,6 +59,12 @@ cmp_ok($f->{mute}{frames_after_unmute} // 0, '>', 50,
 ok(wait_for_log(qr/session "\Q$sid{p0}\E": screen sharing and video are not supported yet/),
    'screen on and off reach the session');
 
+# nothing else the participants sent was refused (their ICE messages)
+
+my @refused = grep { !/screen sharing and video/ }
+              $t->error_log =~ /^.*calls rtcd: session "\w+": .*$/mg;
+is_deeply(\@refused, [], 'the engine refused nothing else');
+
 # the plugin's connection went and came back; p2 joined after that
 
 ok(defined $f->{third_heard_s}, 'all hear the one who joined after the '
@@ -86,6 +92,10 @@ for my $me (qw(p0 p1 p2)) {
     }
 
     ok(defined $m->{closed_at}, "$me: close after its leave");
+    cmp_ok($m->{trickled} // 0, '>', 0,
+           "$me: its candidates went as ICE messages ($m->{trickled})");
+    cmp_ok($m->{signaling}{candidates_received} // 0, '>', 0,
+           "$me: the server's came as ICE messages");
 }
 
 # routing: before the drop p0 and p1 got their signaling on node1, after

@@ -260,12 +260,32 @@ class RtcdPeer(ap.Peer):
         self.vad = []
         self.closed_at = None
         self.field_errors = []
+        self.trickled = 0
 
+    async def trickle(self, sdp):
+        """aiortc puts its candidates in the SDP; a browser trickles them
+        as the plugin's ice action: send them that way too, then the
+        end of candidates."""
+        mid, index = None, -1
+        for line in sdp.splitlines():
+            if line.startswith('m='):
+                index += 1
+            elif line.startswith('a=mid:'):
+                mid = line[6:]
+            elif line.startswith('a=candidate:'):
+                cand = {'candidate': line[2:], 'sdpMid': mid, 'sdpMLineIndex': index,
+                        'usernameFragment': None}
+                await self.conn.send_rtc(self.session_id, ICE, json.dumps(cand).encode())
+                self.trickled += 1
+        await self.conn.send_rtc(self.session_id, ICE, json.dumps(
+            {'candidate': '', 'sdpMid': mid, 'sdpMLineIndex': index}).encode())
     async def send(self, msg):
         action = msg['action']
         log.debug('%s -> %s', self.name, action)
         if action == 'sdp':
             await self.conn.send_rtc(self.session_id, SDP, msg['data'].encode())
+            if not self.trickled:
+                await self.trickle(json.loads(msg['data'])['sdp'])
         elif action == 'ice':
             await self.conn.send_rtc(self.session_id, ICE, msg['data'].encode())
         elif action == 'unmute':
@@ -322,6 +342,7 @@ class RtcdPeer(ap.Peer):
     async def report(self):
         r = await self.collect()
         r.update({'name': self.name, 'user_id': self.user_id, 'by_conn': dict(self.by_conn),
+                  'trickled': self.trickled,
                   'vad': self.vad, 'closed_at': self.closed_at,
                   'field_errors': self.field_errors[:20]})
         return r
