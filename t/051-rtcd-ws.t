@@ -100,6 +100,9 @@ ok(wait_for_log(qr/rtc from client "clientA": session "\w+" not found/),
    'a message for an unknown session is logged');
 ok(wait_for_log(qr/took 1 sessions of client "clientA" over/),
    'the adoption is logged');
+ok(wait_for_log(qr/leave from client "clientA": a sessionID of 11 bytes, not all printable/),
+   'an ID with a newline is refused, not written to the log');
+unlike($t->error_log, qr/^line/m, 'no forged log line');
 
 # by hand: the WebSocket pings every 10 s and waits 20 s for an answer;
 # a wrong method after a good authentication is gorilla's 405

@@ -125,6 +125,7 @@ u_char *ngx_http_calls_rtcd_json_string(u_char *p, ngx_str_t *s);
 size_t ngx_http_calls_rtcd_json_len(ngx_str_t *s);
 u_char *ngx_http_calls_rtcd_float(u_char *p, double v);
 void ngx_http_calls_rtcd_random(u_char *p, size_t len, const char *alphabet);
+ngx_int_t ngx_http_calls_rtcd_valid_id(ngx_str_t *id);
 void ngx_http_calls_rtcd_finish(ngx_http_calls_rtcd_ctx_t *ctx, ngx_int_t rc);
 void ngx_http_calls_rtcd_block(ngx_http_calls_rtcd_ctx_t *ctx,
     ngx_http_calls_rtcd_next_pt next);

@@ -288,6 +288,13 @@ ngx_http_calls_rtcd_basic_checked(ngx_http_calls_rtcd_ctx_t *ctx)
         ctx->client_id = ctx->check_id;
         ctx->auth_status = NGX_HTTP_OK;
 
+    } else if (ngx_http_calls_rtcd_valid_id(&ctx->check_id) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "calls rtcd: authentication of a client ID of %uz "
+                      "bytes, not all printable, failed", ctx->check_id.len);
+
+        ngx_str_set(&ctx->auth_error, "authentication failed");
+
     } else {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "calls rtcd: authentication of client \"%V\" failed: "
@@ -318,6 +325,15 @@ ngx_http_calls_rtcd_check_key(ngx_http_calls_rtcd_ctx_t *ctx, ngx_str_t *id,
     if (id->len == 0) {
         ngx_str_set(&ctx->check_error,
                     "authentication failed: error: empty key");
+        done(ctx);
+        return;
+    }
+
+    /* an ID no registration can have is in no store (nor key limit) */
+
+    if (ngx_http_calls_rtcd_valid_id(id) != NGX_OK) {
+        ngx_str_set(&ctx->check_error,
+                    "authentication failed: error: not found");
         done(ctx);
         return;
     }

@@ -1650,6 +1650,30 @@ ngx_http_calls_rtcd_float(u_char *p, double v)
 }
 
 
+/*
+ * IDs that may be logged as they are: 1 to 64 bytes of printable ASCII
+ * without spaces (the registry's own rule, and what the plugin sends).
+ */
+
+ngx_int_t
+ngx_http_calls_rtcd_valid_id(ngx_str_t *id)
+{
+    size_t  i;
+
+    if (id->len == 0 || id->len > NGX_HTTP_CALLS_RTCD_MAX_CLIENT) {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < id->len; i++) {
+        if (id->data[i] <= 0x20 || id->data[i] >= 0x7f) {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 void
 ngx_http_calls_rtcd_random(u_char *p, size_t len, const char *alphabet)
 {

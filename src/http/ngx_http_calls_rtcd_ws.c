@@ -400,10 +400,17 @@ ngx_http_calls_rtcd_ws_dispatch(ngx_http_calls_rtcd_ws_ctx_t *ctx,
     } else {
         /* hello, close, vad or unknown: rtcd logs and goes on */
 
+        if (ngx_http_calls_rtcd_valid_id(type) != NGX_OK) {
+            ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                          "calls rtcd: unexpected client message type of "
+                          "%uz bytes, not all printable, from client \"%V\"",
+                          type->len, &ctx->ep.group);
+            return;
+        }
+
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
-                      "calls rtcd: unexpected client message type \"%*s\" "
-                      "from client \"%V\"", ngx_min(type->len, 64),
-                      type->data, &ctx->ep.group);
+                      "calls rtcd: unexpected client message type \"%V\" "
+                      "from client \"%V\"", type, &ctx->ep.group);
     }
 
 #undef ngx_http_calls_rtcd_is
@@ -469,6 +476,15 @@ ngx_http_calls_rtcd_ws_join(ngx_http_calls_rtcd_ws_ctx_t *ctx,
         goto refused;
     }
 
+    if (ngx_http_calls_rtcd_valid_id(&j.call_id) != NGX_OK
+        || ngx_http_calls_rtcd_valid_id(&j.user_id) != NGX_OK
+        || ngx_http_calls_rtcd_valid_id(&j.session_id) != NGX_OK)
+    {
+        ngx_str_set(&err, "callID, userID and sessionID must be 1 to 64 "
+                    "printable ASCII characters without spaces");
+        goto refused;
+    }
+
     pool = ngx_create_pool(1024, ctx->log);
     if (pool == NULL) {
         ngx_str_set(&err, "out of memory");
@@ -526,6 +542,14 @@ ngx_http_calls_rtcd_ws_session(ngx_http_calls_rtcd_ws_ctx_t *ctx,
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                       "calls rtcd: %V from client \"%V\": missing sessionID "
                       "in client message", type, &ctx->ep.group);
+        return;
+    }
+
+    if (ngx_http_calls_rtcd_valid_id(&session_id) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                      "calls rtcd: %V from client \"%V\": a sessionID of "
+                      "%uz bytes, not all printable", type, &ctx->ep.group,
+                      session_id.len);
         return;
     }
 
@@ -651,6 +675,14 @@ ngx_http_calls_rtcd_ws_rtc(ngx_http_calls_rtcd_ws_ctx_t *ctx,
                       "calls rtcd: invalid message from client \"%V\": "
                       "invalid SessionID value: should not be empty",
                       &ctx->ep.group);
+        return;
+    }
+
+    if (ngx_http_calls_rtcd_valid_id(&m.session_id) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                      "calls rtcd: rtc from client \"%V\": a session_id of "
+                      "%uz bytes, not all printable", &ctx->ep.group,
+                      m.session_id.len);
         return;
     }
 

@@ -604,6 +604,7 @@ async def scenario_protocol(emu):
     await c1.send('leave', {'sessionID': ghost})
     await c1.send('reconnect', {'sessionID': ghost})
     await c1.send('leave', {})
+    await c1.send('leave', {'sessionID': 'forged\nline'})
     await c1.send('frobnicate', {'x': 1})
     await c1.send('join', join_data('', 'user3', new_id(), emu.channel_id))
     await c1.send('join', join_data(emu.call_id, 'user9', s1, emu.channel_id))
