@@ -134,8 +134,7 @@ candidates("calls_ice_host_override 203.0.113.5/127.0.0.1;\n"
 
 # STUN discovery, from a STUN server of ours that says 198.51.100.77
 
-my $stun_port = $t->port('stream');
-my $stun = stun_server($stun_port, '198.51.100.77', 41000);
+my ($stun, $stun_port) = stun_server('198.51.100.77', 41000);
 
 $log = candidates("calls_ice_servers stun:127.0.0.1:$stun_port "
                   . "turn:turn.example.com:3478;\n"
@@ -254,16 +253,17 @@ waitpid($up, 0);
 done_testing();
 
 
-# a STUN server that answers every Binding request with $ip:$port
+# a STUN server on a free port that answers every Binding request with
+# $ip:$mapped; returns its pid and port
 sub stun_server {
-    my ($port, $ip, $mapped) = @_;
+    my ($ip, $mapped) = @_;
 
-    my $s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:$port",
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1:0',
                                   Proto => 'udp')
         or die "STUN server: $!";
 
     my $pid = fork() // die "fork: $!";
-    return $pid if $pid;
+    return ($pid, $s->sockport) if $pid;
 
     for (;;) {
         my $from = $s->recv(my $buf, 2048) // next;
