@@ -529,10 +529,10 @@ ngx_http_calls_rtcd_proc_read(ngx_http_calls_rtcd_proc_t *proc,
 static void
 ngx_http_calls_rtcd_own(ngx_http_calls_rtcd_writer_t *w)
 {
-    u_char       labels[64];
-    uint64_t    *counters;
-    ngx_buf_t   *b;
-    ngx_uint_t   calls, sessions;
+    u_char        labels[64];
+    uint64_t     *counters;
+    ngx_buf_t    *b;
+    ngx_uint_t    calls, sessions;
     ngx_chain_t  *cl;
 
     counters = ngx_calls_counters();

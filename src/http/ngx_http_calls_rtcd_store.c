@@ -203,7 +203,7 @@ ngx_http_calls_rtcd_store_get(ngx_str_t *id, u_char *hash, size_t size,
 failed:
 
     *ngx_snprintf((u_char *) err, errlen - 1, "failed to get key: %s",
-                 mdb_strerror(rc)) = '\0';
+                  mdb_strerror(rc)) = '\0';
 
     return NGX_ERROR;
 }
@@ -259,7 +259,7 @@ ngx_http_calls_rtcd_store_put(u_char *id, u_char *hash, char *err,
 failed:
 
     *ngx_snprintf((u_char *) err, errlen - 1, "failed to set key: %s",
-                 mdb_strerror(rc)) = '\0';
+                  mdb_strerror(rc)) = '\0';
 
     return NGX_ERROR;
 }
@@ -310,7 +310,7 @@ ngx_http_calls_rtcd_store_delete(u_char *id, char *err, size_t errlen)
 failed:
 
     *ngx_snprintf((u_char *) err, errlen - 1, "failed to delete key: %s",
-                 mdb_strerror(rc)) = '\0';
+                  mdb_strerror(rc)) = '\0';
 
     return NGX_ERROR;
 }

@@ -771,8 +771,8 @@ ngx_stream_calls_add_local(ngx_array_t *locals, ngx_pool_t *pool,
     struct sockaddr *sa, in_port_t port, ngx_uint_t first, ngx_uint_t listened,
     ngx_uint_t loopback)
 {
-    u_char                    text[NGX_SOCKADDR_STRLEN];
-    socklen_t                 len;
+    u_char                     text[NGX_SOCKADDR_STRLEN];
+    socklen_t                  len;
     ngx_stream_calls_local_t  *l;
 
     len = (sa->sa_family == AF_INET) ? sizeof(struct sockaddr_in)
@@ -1319,7 +1319,7 @@ ngx_stream_calls_nat_pairs(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf,
 static ngx_int_t
 ngx_stream_calls_ip(ngx_pool_t *pool, ngx_str_t *text, ngx_str_t *norm)
 {
-    u_char     buf[NGX_SOCKADDR_STRLEN];
+    u_char      buf[NGX_SOCKADDR_STRLEN];
     ngx_addr_t  addr;
 
     if (text->len == 0
