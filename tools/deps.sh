@@ -17,13 +17,14 @@ build_pkgs=(
     gcc make pkg-config dpkg-dev
     nginx nginx-dev libnginx-mod-stream
     libssl-dev libsrtp2-dev libnice-dev libusrsctp-dev
-    libcjson-dev libmsgpack-dev zlib1g-dev liblmdb-dev
+    libcjson-dev libmsgpack-dev zlib1g-dev liblmdb-dev libcrypt-dev
 )
 
 test_pkgs=(
     clang libclang-rt-14-dev
     perl libtest-base-perl libprotocol-websocket-perl
-    python3 python3-aiortc python3-websockets python3-numpy python3-msgpack
+    python3 python3-aiortc python3-websockets python3-numpy
+    python3-msgpack python3-prometheus-client openssl
     chromium nodejs npm
 )
 

@@ -30,6 +30,17 @@ ln -sfn /usr/lib/nginx/modules/ngx_stream_module.so \
 ln -sfn "$build/dyn/ngx_calls_module.so" "$prefix/modules/ngx_calls_module.so"
 ln -sfn "$top/web" "$prefix/web"
 
+# a self-signed pair for configurations that want the site's TLS files
+if grep -q 'tls/mattermost.crt' "$conf" \
+    && [ ! -f "$prefix/tls/mattermost.crt" ]
+then
+    mkdir -p "$prefix/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -days 30 -subj /CN=localhost -keyout "$prefix/tls/mattermost.key" \
+        -out "$prefix/tls/mattermost.crt" >/dev/null 2>&1
+    echo "run: made a self-signed certificate in $prefix/tls"
+fi
+
 nginx=${NGINX:-/usr/sbin/nginx}
 
 "$nginx" -t -q -p "$prefix/" -c "$conf"

@@ -140,8 +140,41 @@ typedef void (*ngx_calls_member_pt)(void *data, ngx_str_t *session_id,
 ngx_int_t ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
     ngx_calls_member_pt handler, void *data);
 
+/*
+ * RTCD mode.  adopt: the sessions of ep's group whose connection is gone
+ * now report to ep (a plugin connection came back); returns how many.
+ * session_group: the group of a live session, NGX_DECLINED if none.
+ */
+ngx_uint_t ngx_calls_endpoint_adopt(ngx_calls_endpoint_t *ep);
+ngx_int_t ngx_calls_session_group(ngx_str_t *session_id, ngx_str_t *group);
+
+/*
+ * The configurations of the sessions of a call (session_id NULL) or of
+ * one session, as rtcd's /calls/{id}/sessions returns them.  NGX_DECLINED
+ * with rtcd's reason in err: "group not found", "call not found", "no
+ * sessions found", "session not found".
+ */
+typedef struct {
+    ngx_str_t                 group_id;
+    ngx_str_t                 call_id;
+    ngx_str_t                 user_id;
+    ngx_str_t                 session_id;
+    ngx_str_t                 channel_id;
+    unsigned                  av1_support:1;
+    unsigned                  dc_signaling:1;
+} ngx_calls_session_info_t;
+
+typedef void (*ngx_calls_session_info_pt)(void *data,
+    ngx_calls_session_info_t *info);
+ngx_int_t ngx_calls_session_configs(ngx_str_t *group, ngx_str_t *call_id,
+    ngx_str_t *session_id, ngx_calls_session_info_pt handler, void *data,
+    const char **err);
+
 /* media counters of this process, NGX_CALLS_CNT_N slots */
 uint64_t *ngx_calls_counters(void);
+
+/* the calls and sessions of this process */
+void ngx_calls_load(ngx_uint_t *calls, ngx_uint_t *sessions);
 
 
 /*
@@ -165,8 +198,28 @@ typedef struct {
     ngx_str_t                 certificate_key;
     struct ngx_calls_dtls_ctx_s  *dtls;
     void                     *media;         /* the calls_media server */
+
+    /* packets kept per video SSRC for NACK (calls_nack_buffer_size) */
+    ngx_uint_t                nack_buffer_size;
 } ngx_calls_conf_t;
 
+
+/*
+ * STUN discovery (when nginx reads its configuration): for each local
+ * address, the public one a STUN server sees (found), or why not (error).
+ * Waits at most 5 s in all.
+ */
+typedef struct {
+    ngx_sockaddr_t            local;
+    socklen_t                 local_len;
+    ngx_sockaddr_t            public;
+    socklen_t                 public_len;
+    unsigned                  found:1;
+    const char               *error;
+} ngx_calls_public_t;
+
+ngx_int_t ngx_calls_discover(ngx_log_t *log, struct sockaddr *server,
+    socklen_t server_len, ngx_calls_public_t *pub, ngx_uint_t n);
 
 /*
  * The single entry point of media: a datagram (or TCP frame) on path,

@@ -17,6 +17,7 @@
 
 #include "ngx_calls.h"
 #include "ngx_calls_dtls.h"
+#include "ngx_calls_stats.h"
 
 
 static void *ngx_calls_create_conf(ngx_cycle_t *cycle);
@@ -190,5 +191,7 @@ ngx_calls_init_process(ngx_cycle_t *cycle)
 static void
 ngx_calls_exit_process(ngx_cycle_t *cycle)
 {
+    /* sessions that end here still report to the statistics */
     ngx_calls_registry_done(cycle);
+    ngx_calls_stats_done();
 }

@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "ngx_calls.h"
+#include "ngx_calls_stats.h"
 #include "ngx_calls_stun.h"
 #include "ngx_calls_rtp.h"
 
@@ -52,6 +53,7 @@ struct ngx_calls_session_entry_s {
     ngx_calls_session_t        *session;
     ngx_calls_endpoint_t       *endpoint;
     ngx_str_t                   user_id;
+    ngx_str_t                   channel_id;
     ngx_array_t                 paths;         /* ngx_calls_addr_node_t * */
     ngx_event_t                 timer;
     ngx_event_t                 destroy;
@@ -60,6 +62,8 @@ struct ngx_calls_session_entry_s {
     unsigned                    screen:1;
     unsigned                    video:1;
     unsigned                    closed:1;
+    unsigned                    av1_support:1;
+    unsigned                    dc_signaling:1;
     ngx_pool_t                 *pool;
 };
 
@@ -87,6 +91,8 @@ typedef struct {
     ngx_uint_t                  ncands;
 
     ngx_uint_t                  endpoint_id;
+    ngx_uint_t                  ncalls;
+    ngx_uint_t                  nsessions;
     ngx_event_t                 sctp_timer;
     ngx_log_t                  *log;
     unsigned                    ready:1;
@@ -240,6 +246,16 @@ uint64_t *
 ngx_calls_counters(void)
 {
     return ngx_calls_counter_slots;
+}
+
+
+/* how loaded this worker is, for metrics */
+
+void
+ngx_calls_load(ngx_uint_t *calls, ngx_uint_t *sessions)
+{
+    *calls = ngx_calls_registry.ncalls;
+    *sessions = ngx_calls_registry.nsessions;
 }
 
 
@@ -426,12 +442,20 @@ ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
 
     e->node.str.data = ngx_pstrdup(spool, &j->session_id);
     e->user_id.data = ngx_pstrdup(spool, &j->user_id);
-    if (e->node.str.data == NULL || e->user_id.data == NULL) {
+    e->channel_id.data = ngx_pnalloc(spool, j->channel_id.len + 1);
+    if (e->node.str.data == NULL || e->user_id.data == NULL
+        || e->channel_id.data == NULL)
+    {
         goto failed;
     }
 
     e->node.str.len = j->session_id.len;
     e->user_id.len = j->user_id.len;
+    e->channel_id.len = ngx_cpymem(e->channel_id.data, j->channel_id.data,
+                                   j->channel_id.len)
+                        - e->channel_id.data;
+    e->av1_support = j->av1_support;
+    e->dc_signaling = j->dc_signaling;
 
     if (ngx_array_init(&e->paths, spool, 2, sizeof(ngx_calls_addr_node_t *))
         != NGX_OK)
@@ -531,6 +555,9 @@ ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
     ngx_log_error(NGX_LOG_INFO, reg->log, 0,
                   "calls: session \"%V\" of user \"%V\" joined call \"%V\"",
                   &e->node.str, &e->user_id, &c->id);
+
+    reg->nsessions++;
+    ngx_calls_stats_sessions(&c->group, 1);
 
     ngx_calls_broadcast(e, NGX_CALLS_EVENT_USER_JOINED);
 
@@ -676,6 +703,153 @@ ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
 }
 
 
+/*
+ * RTCD: a plugin connection came back; the sessions of its client that
+ * lost their connection are routed to the new one.
+ */
+
+ngx_uint_t
+ngx_calls_endpoint_adopt(ngx_calls_endpoint_t *ep)
+{
+    ngx_uint_t                  n;
+    ngx_rbtree_node_t          *node, *root, *sentinel;
+    ngx_calls_session_entry_t  *e;
+
+    n = 0;
+    root = ngx_calls_registry.sessions.root;
+    sentinel = ngx_calls_registry.sessions.sentinel;
+
+    if (root == sentinel) {
+        return 0;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&ngx_calls_registry.sessions, node))
+    {
+        e = (ngx_calls_session_entry_t *) node;
+
+        if (e->endpoint == NULL && !e->closed
+            && e->call->group.len == ep->group.len
+            && ngx_strncmp(e->call->group.data, ep->group.data,
+                           ep->group.len) == 0)
+        {
+            e->endpoint = ep;
+            n++;
+        }
+    }
+
+    return n;
+}
+
+
+ngx_int_t
+ngx_calls_session_group(ngx_str_t *session_id, ngx_str_t *group)
+{
+    ngx_calls_session_entry_t  *e;
+
+    e = ngx_calls_session_lookup(session_id);
+
+    if (e == NULL || e->closed) {
+        return NGX_DECLINED;
+    }
+
+    *group = e->call->group;
+
+    return NGX_OK;
+}
+
+
+/*
+ * RTCD's /calls/{callID}/sessions[/{sessionID}]: the configurations of a
+ * call's sessions, or of one, with rtcd's reasons when there is none.
+ */
+
+ngx_int_t
+ngx_calls_session_configs(ngx_str_t *group, ngx_str_t *call_id,
+    ngx_str_t *session_id, ngx_calls_session_info_pt handler, void *data,
+    const char **err)
+{
+    ngx_uint_t                  n;
+    ngx_queue_t                *q;
+    ngx_rbtree_node_t          *node, *root, *sentinel;
+    ngx_calls_call_entry_t     *c;
+    ngx_calls_session_info_t    info;
+    ngx_calls_session_entry_t  *e;
+
+    c = ngx_calls_call_lookup(&ngx_calls_registry.calls, group, call_id);
+
+    if (c == NULL) {
+
+        /* a group exists while it has a call */
+
+        *err = "group not found";
+
+        root = ngx_calls_registry.calls.root;
+        sentinel = ngx_calls_registry.calls.sentinel;
+
+        if (root == sentinel) {
+            return NGX_DECLINED;
+        }
+
+        for (node = ngx_rbtree_min(root, sentinel);
+             node;
+             node = ngx_rbtree_next(&ngx_calls_registry.calls, node))
+        {
+            c = (ngx_calls_call_entry_t *) node;
+
+            if (c->group.len == group->len
+                && ngx_strncmp(c->group.data, group->data, group->len) == 0)
+            {
+                *err = "call not found";
+                break;
+            }
+        }
+
+        return NGX_DECLINED;
+    }
+
+    n = 0;
+
+    for (q = ngx_queue_head(&c->sessions);
+         q != ngx_queue_sentinel(&c->sessions);
+         q = ngx_queue_next(q))
+    {
+        e = ngx_queue_data(q, ngx_calls_session_entry_t, queue);
+
+        if (e->closed) {
+            continue;
+        }
+
+        if (session_id
+            && (e->node.str.len != session_id->len
+                || ngx_strncmp(e->node.str.data, session_id->data,
+                               session_id->len) != 0))
+        {
+            continue;
+        }
+
+        info.group_id = c->group;
+        info.call_id = c->id;
+        info.user_id = e->user_id;
+        info.session_id = e->node.str;
+        info.channel_id = e->channel_id;
+        info.av1_support = e->av1_support;
+        info.dc_signaling = e->dc_signaling;
+
+        handler(data, &info);
+        n++;
+    }
+
+    if (n == 0) {
+        *err = session_id ? "session not found" : "no sessions found";
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
 /* media */
 
 void
@@ -809,7 +983,10 @@ ngx_calls_media_event(ngx_calls_session_t *s, void *data,
         break;
 
     case NGX_CALLS_MEDIA_EV_DC_OPEN:
+        break;
+
     case NGX_CALLS_MEDIA_EV_STAT:
+        ngx_calls_stats_media(&e->call->group, ev->stat, ev->value, &text);
         break;
 
     case NGX_CALLS_MEDIA_EV_VOICE_ON:
@@ -971,6 +1148,9 @@ ngx_calls_session_entry_destroy(ngx_calls_session_entry_t *e)
     ngx_log_error(NGX_LOG_INFO, ngx_calls_registry.log, 0,
                   "calls: session \"%V\" left call \"%V\": %V",
                   &e->node.str, &e->call->id, &e->reason);
+
+    ngx_calls_registry.nsessions--;
+    ngx_calls_stats_sessions(&e->call->group, -1);
 
     ngx_calls_notify(e, e->endpoint, NGX_CALLS_EVENT_CLOSE, 0, &e->reason,
                      NULL);
@@ -1161,6 +1341,8 @@ ngx_calls_call_entry_create(ngx_str_t *group, ngx_str_t *id,
         c->channel.str.len = 0;
     }
 
+    reg->ncalls++;
+
     ngx_log_error(NGX_LOG_INFO, reg->log, 0, "calls: call \"%V\" started",
                   &c->id);
 
@@ -1179,6 +1361,8 @@ ngx_calls_call_entry_destroy(ngx_calls_call_entry_t *c)
 {
     ngx_log_error(NGX_LOG_INFO, ngx_calls_registry.log, 0,
                   "calls: call \"%V\" ended", &c->id);
+
+    ngx_calls_registry.ncalls--;
 
     ngx_rbtree_delete(&ngx_calls_registry.calls, &c->node.node);
 

@@ -29,6 +29,11 @@ typedef struct {
 ngx_int_t ngx_http_calls_signaling_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_calls_metrics_handler(ngx_http_request_t *r);
 
+/* the media counters in the Prometheus text format, in size bytes */
+size_t ngx_http_calls_metrics_size(void);
+u_char *ngx_http_calls_metrics_write(u_char *p, u_char *end,
+    uint64_t *counters);
+
 /* a complete response with a text/plain body, for refusals */
 ngx_int_t ngx_http_calls_send_text(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *text);

@@ -71,15 +71,12 @@ static ngx_http_calls_metric_t  ngx_http_calls_labeled[] = {
 ngx_int_t
 ngx_http_calls_metrics_handler(ngx_http_request_t *r)
 {
-    u_char                   *p, *end;
-    size_t                    size;
+    u_char                   *p;
     uint64_t                 *counters;
     ngx_int_t                 rc;
     ngx_str_t                 allow, methods;
     ngx_buf_t                *b;
-    ngx_uint_t                i;
     ngx_chain_t               out;
-    ngx_http_calls_metric_t  *m;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         ngx_str_set(&allow, "Allow");
@@ -108,39 +105,12 @@ ngx_http_calls_metrics_handler(ngx_http_request_t *r)
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    /* two lines of family text and one sample line per counter at most */
-
-    size = NGX_CALLS_CNT_N * 3 * NGX_HTTP_CALLS_METRIC_LINE;
-
-    b = ngx_create_temp_buf(r->pool, size);
+    b = ngx_create_temp_buf(r->pool, ngx_http_calls_metrics_size());
     if (b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    p = b->last;
-    end = b->end;
-
-    for (i = 0; i < sizeof(ngx_http_calls_labeled)
-                    / sizeof(ngx_http_calls_metric_t); i++)
-    {
-        m = &ngx_http_calls_labeled[i];
-
-        if (m->help) {
-            p = ngx_http_calls_metrics_family(p, end, m->metric, m->help);
-        }
-
-        if (m->label) {
-            p = ngx_slprintf(p, end, "%s{%s} %uL\n", m->metric, m->label,
-                             counters[m->counter]);
-
-        } else {
-            p = ngx_slprintf(p, end, "%s %uL\n", m->metric,
-                             counters[m->counter]);
-        }
-    }
-
-    p = ngx_http_calls_metrics_others(p, end, counters);
-    p = ngx_http_calls_metrics_drops(p, end, counters);
+    p = ngx_http_calls_metrics_write(b->last, b->end, counters);
 
     b->last = p;
     b->last_buf = (r == r->main) ? 1 : 0;
@@ -163,6 +133,47 @@ ngx_http_calls_metrics_handler(ngx_http_request_t *r)
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+size_t
+ngx_http_calls_metrics_size(void)
+{
+    /* two lines of family text and one sample line per counter at most */
+    return NGX_CALLS_CNT_N * 3 * NGX_HTTP_CALLS_METRIC_LINE;
+}
+
+
+/* the media counters' families, for calls_metrics and the RTCD API */
+
+u_char *
+ngx_http_calls_metrics_write(u_char *p, u_char *end, uint64_t *counters)
+{
+    ngx_uint_t                i;
+    ngx_http_calls_metric_t  *m;
+
+    for (i = 0; i < sizeof(ngx_http_calls_labeled)
+                    / sizeof(ngx_http_calls_metric_t); i++)
+    {
+        m = &ngx_http_calls_labeled[i];
+
+        if (m->help) {
+            p = ngx_http_calls_metrics_family(p, end, m->metric, m->help);
+        }
+
+        if (m->label) {
+            p = ngx_slprintf(p, end, "%s{%s} %uL\n", m->metric, m->label,
+                             counters[m->counter]);
+
+        } else {
+            p = ngx_slprintf(p, end, "%s %uL\n", m->metric,
+                             counters[m->counter]);
+        }
+    }
+
+    p = ngx_http_calls_metrics_others(p, end, counters);
+
+    return ngx_http_calls_metrics_drops(p, end, counters);
 }
 
 

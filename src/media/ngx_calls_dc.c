@@ -20,8 +20,6 @@ typedef struct {
 } ngx_calls_dc_out_t;
 
 
-static int ngx_calls_dc_walk(const uint8_t *buf, size_t len,
-    size_t max, size_t *end);
 static int ngx_calls_dc_payload(const uint8_t *buf, size_t len,
     const msgpack_object *o, ngx_calls_dc_msg_t *msg, char *err,
     size_t errlen);
@@ -43,7 +41,7 @@ static int ngx_calls_dc_pack_cstr(msgpack_packer *pk, const char *s);
  * decoder; this only bounds what it may be asked to do.
  */
 
-static int
+int
 ngx_calls_dc_walk(const uint8_t *buf, size_t len, size_t max, size_t *end)
 {
     size_t    pos, k, i, nvalues;

@@ -69,6 +69,16 @@ int ngx_calls_dc_decode(const uint8_t *buf, size_t len,
     ngx_calls_dc_msg_t *msg, char *err, size_t errlen);
 
 /*
+ * Checks that buf starts with up to max complete msgpack values whose
+ * containers declare no more elements than the bytes left could hold, and
+ * sets end after the last.  Returns 0, or -1.  Run it before msgpack-c's
+ * unpacker on untrusted input: the unpacker allocates a container's
+ * elements from its declared count.
+ */
+int ngx_calls_dc_walk(const uint8_t *buf, size_t len, size_t max,
+    size_t *end);
+
+/*
  * Encoders write into buf and return the length, or -1 if size is short
  * (or type > 255, or a media string is NULL).
  */

@@ -32,14 +32,49 @@
 #define NGX_STREAM_CALLS_DGRAM     2048
 
 
+/* an external address for a local one: EXT/INT, or found by STUN */
+typedef struct {
+    ngx_str_t                    local;           /* as ngx_sock_ntop() */
+    ngx_str_t                    external;
+} ngx_stream_calls_nat_t;
+
+
+/* rtcd's ice_host_port_override map: localIP/port */
+typedef struct {
+    ngx_str_t                    local;
+    in_port_t                    port;
+} ngx_stream_calls_port_t;
+
+
 typedef struct {
     ngx_flag_t                   enabled;
     ngx_str_t                    host_override;
     ngx_array_t                 *override_addrs;  /* ngx_str_t, IPs */
+    ngx_array_t                 *nat;             /* ngx_stream_calls_nat_t */
     ngx_int_t                    port_override;
+    ngx_array_t                 *port_map;        /* ngx_stream_calls_port_t */
     ngx_flag_t                   loopback;
+    ngx_array_t                 *ice_servers;     /* ngx_str_t */
+    ngx_addr_t                  *stun;            /* the first stun: one */
+    ngx_str_t                    stun_url;
+    ngx_array_t                 *discovered;      /* ngx_stream_calls_nat_t */
+    ngx_str_t                    turn_secret;
+    time_t                       turn_expiry;
+    ngx_uint_t                   nack_buffer_size;
     ngx_array_t                 *listen;          /* ngx_stream_listen_t */
 } ngx_stream_calls_srv_conf_t;
+
+
+/* a local address media is received on */
+typedef struct {
+    ngx_sockaddr_t               sockaddr;
+    socklen_t                    socklen;
+    ngx_str_t                    text;
+    in_port_t                    port;
+    unsigned                     first:1;         /* of its listen */
+    unsigned                     listened:1;      /* not an interface's */
+    unsigned                     loopback:1;
+} ngx_stream_calls_local_t;
 
 
 typedef struct {
@@ -55,8 +90,19 @@ static ngx_int_t ngx_stream_calls_send(ngx_calls_listener_t *l,
     ngx_calls_path_t *path, u_char *buf, size_t len);
 static ngx_int_t ngx_stream_calls_candidates(ngx_cycle_t *cycle,
     ngx_stream_calls_srv_conf_t *cscf);
+static ngx_array_t *ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
+    ngx_stream_calls_srv_conf_t *cscf);
+static ngx_int_t ngx_stream_calls_add_local(ngx_array_t *locals,
+    ngx_pool_t *pool, struct sockaddr *sa, in_port_t port, ngx_uint_t first,
+    ngx_uint_t listened, ngx_uint_t loopback);
+static ngx_str_t *ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf,
+    ngx_str_t *local);
 static ngx_int_t ngx_stream_calls_add_candidate(ngx_array_t *cands,
-    struct sockaddr *sa, in_port_t port, ngx_uint_t tcp);
+    ngx_str_t *addr, in_port_t port);
+static ngx_int_t ngx_stream_calls_discover(ngx_conf_t *cf,
+    ngx_stream_calls_srv_conf_t *cscf);
+static ngx_int_t ngx_stream_calls_ip(ngx_pool_t *pool, ngx_str_t *text,
+    ngx_str_t *norm);
 static ngx_int_t ngx_stream_calls_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_stream_calls_postconfiguration(ngx_conf_t *cf);
 static void *ngx_stream_calls_create_srv_conf(ngx_conf_t *cf);
@@ -66,11 +112,23 @@ static char *ngx_stream_calls_media(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_stream_calls_host_override(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_stream_calls_nat_pairs(ngx_conf_t *cf,
+    ngx_stream_calls_srv_conf_t *cscf, ngx_str_t *value);
+static char *ngx_stream_calls_port_override(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_stream_calls_ice_servers(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_stream_calls_check_turn_expiry(ngx_conf_t *cf, void *post,
+    void *data);
+static char *ngx_stream_calls_check_nack(ngx_conf_t *cf, void *post,
+    void *data);
 
 
-static ngx_conf_num_bounds_t  ngx_stream_calls_port_bounds = {
-    ngx_conf_check_num_bounds, 1, 65535
-};
+static ngx_conf_post_handler_pt  ngx_stream_calls_turn_expiry_post =
+    ngx_stream_calls_check_turn_expiry;
+
+static ngx_conf_post_handler_pt  ngx_stream_calls_nack_post =
+    ngx_stream_calls_check_nack;
 
 
 static ngx_command_t  ngx_stream_calls_commands[] = {
@@ -91,10 +149,38 @@ static ngx_command_t  ngx_stream_calls_commands[] = {
 
     { ngx_string("calls_ice_host_port_override"),
       NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_stream_calls_port_override,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("calls_ice_servers"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
+      ngx_stream_calls_ice_servers,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("calls_turn_static_auth_secret"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_calls_srv_conf_t, turn_secret),
+      NULL },
+
+    { ngx_string("calls_turn_credentials_expiration"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_calls_srv_conf_t, turn_expiry),
+      &ngx_stream_calls_turn_expiry_post },
+
+    { ngx_string("calls_nack_buffer_size"),
+      NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
-      offsetof(ngx_stream_calls_srv_conf_t, port_override),
-      &ngx_stream_calls_port_bounds },
+      offsetof(ngx_stream_calls_srv_conf_t, nack_buffer_size),
+      &ngx_stream_calls_nack_post },
 
     { ngx_string("calls_ice_loopback"),
       NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
@@ -479,117 +565,104 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
 
 
 /*
- * The host candidates: the override addresses, else the listen addresses,
- * else (wildcard) the addresses of the machine's interfaces, loopback only
- * when asked for.
+ * The host candidates, as rtcd makes them: the local addresses (the
+ * listen addresses, or for a wildcard the host's interfaces, loopback
+ * only when asked for), each advertised as itself or as its external
+ * address (an EXT/INT pair of calls_ice_host_override, or what STUN
+ * discovery found); a plain calls_ice_host_override replaces them all.
+ * The port override applies to external addresses (to every candidate
+ * when nothing makes an address external).
  */
 
 static ngx_int_t
 ngx_stream_calls_candidates(ngx_cycle_t *cycle,
     ngx_stream_calls_srv_conf_t *cscf)
 {
-    in_port_t              port;
-    ngx_str_t             *addr;
-    ngx_uint_t             i, j, tcp;
-    ngx_array_t           *cands;
-    ngx_sockaddr_t         sa;
-    struct ifaddrs        *ifa, *ifp;
-    ngx_stream_listen_t   *lsn;
-    ngx_calls_candidate_t *c;
+    in_port_t                  port;
+    ngx_int_t                  override;
+    ngx_str_t                 *addr, *ext;
+    ngx_uint_t                 i, j;
+    ngx_array_t               *cands, *locals;
+    ngx_calls_candidate_t     *c;
+    ngx_stream_calls_port_t   *pm;
+    ngx_stream_calls_local_t  *l;
 
     cands = ngx_array_create(cycle->pool, 4, sizeof(ngx_calls_candidate_t));
     if (cands == NULL) {
         return NGX_ERROR;
     }
 
-    lsn = cscf->listen->elts;
+    locals = ngx_stream_calls_locals(cycle->log, cycle->pool, cscf);
+    if (locals == NULL) {
+        return NGX_ERROR;
+    }
 
-    for (i = 0; i < cscf->listen->nelts; i++) {
+    l = locals->elts;
 
-        tcp = (lsn[i].type == SOCK_STREAM);
+    /* rtcd's localIP/port map: the first local address in it decides */
 
-        /* ICE-TCP is not served yet: no TCP candidates */
-        if (tcp) {
-            continue;
+    override = cscf->port_override;
+
+    if (cscf->port_map) {
+        pm = cscf->port_map->elts;
+
+        for (i = 0; i < locals->nelts && override == NGX_CONF_UNSET; i++) {
+            for (j = 0; j < cscf->port_map->nelts; j++) {
+                if (pm[j].local.len == l[i].text.len
+                    && ngx_strncmp(pm[j].local.data, l[i].text.data,
+                                   l[i].text.len) == 0)
+                {
+                    override = pm[j].port;
+                    break;
+                }
+            }
         }
 
-        port = ngx_inet_get_port(lsn[i].sockaddr);
-        if (cscf->port_override != NGX_CONF_UNSET) {
-            port = (in_port_t) cscf->port_override;
+        if (override == NGX_CONF_UNSET) {
+            ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                          "calls: no local address is in "
+                          "calls_ice_host_port_override");
         }
+    }
+
+    for (i = 0; i < locals->nelts; i++) {
 
         if (cscf->override_addrs) {
+            if (!l[i].first) {
+                continue;
+            }
+
+            port = (override != NGX_CONF_UNSET) ? (in_port_t) override
+                                                : l[i].port;
             addr = cscf->override_addrs->elts;
 
             for (j = 0; j < cscf->override_addrs->nelts; j++) {
-                c = ngx_array_push(cands);
-                if (c == NULL) {
+                if (ngx_stream_calls_add_candidate(cands, &addr[j], port)
+                    != NGX_OK)
+                {
                     return NGX_ERROR;
                 }
-
-                ngx_memzero(c, sizeof(ngx_calls_candidate_t));
-                ngx_cpystrn((u_char *) c->addr, addr[j].data,
-                            ngx_min(addr[j].len + 1, sizeof(c->addr)));
-                c->port = port;
-                c->tcp = tcp;
             }
 
             continue;
         }
 
-        if (!lsn[i].wildcard) {
-            if (ngx_stream_calls_add_candidate(cands, lsn[i].sockaddr, port,
-                                               tcp)
-                != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
+        ext = ngx_stream_calls_external(cscf, &l[i].text);
 
-            continue;
+        port = l[i].port;
+
+        if (override != NGX_CONF_UNSET
+            && (ext || (cscf->nat == NULL && cscf->discovered == NULL)))
+        {
+            port = (in_port_t) override;
         }
 
-        if (getifaddrs(&ifa) == -1) {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                          "calls: getifaddrs() failed");
+        if (ngx_stream_calls_add_candidate(cands, ext ? ext : &l[i].text,
+                                           port)
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        for (ifp = ifa; ifp; ifp = ifp->ifa_next) {
-
-            if (ifp->ifa_addr == NULL
-                || !(ifp->ifa_flags & IFF_UP)
-                || ifp->ifa_addr->sa_family != lsn[i].sockaddr->sa_family)
-            {
-                continue;
-            }
-
-            if ((ifp->ifa_flags & IFF_LOOPBACK) && !cscf->loopback) {
-                continue;
-            }
-
-#if (NGX_HAVE_INET6)
-            if (ifp->ifa_addr->sa_family == AF_INET6
-                && IN6_IS_ADDR_LINKLOCAL(
-                       &((struct sockaddr_in6 *) ifp->ifa_addr)->sin6_addr))
-            {
-                continue;
-            }
-#endif
-
-            ngx_memcpy(&sa, ifp->ifa_addr,
-                       ifp->ifa_addr->sa_family == AF_INET
-                       ? sizeof(struct sockaddr_in)
-                       : sizeof(struct sockaddr_in6));
-
-            if (ngx_stream_calls_add_candidate(cands, &sa.sockaddr, port, tcp)
-                != NGX_OK)
-            {
-                freeifaddrs(ifa);
-                return NGX_ERROR;
-            }
-        }
-
-        freeifaddrs(ifa);
     }
 
     if (cands->nelts == 0) {
@@ -619,18 +692,183 @@ ngx_stream_calls_candidates(ngx_cycle_t *cycle,
 }
 
 
-static ngx_int_t
-ngx_stream_calls_add_candidate(ngx_array_t *cands, struct sockaddr *sa,
-    in_port_t port, ngx_uint_t tcp)
-{
-    size_t                  len;
-    u_char                  text[NGX_SOCKADDR_STRLEN];
-    ngx_calls_candidate_t  *c;
+/*
+ * The local addresses of the UDP listens (ICE-TCP is not served yet):
+ * each listen address, or for a wildcard one the host's interfaces of its
+ * family, loopback only with calls_ice_loopback.
+ */
 
-    len = ngx_sock_ntop(sa, sa->sa_family == AF_INET
-                            ? sizeof(struct sockaddr_in)
-                            : sizeof(struct sockaddr_in6),
-                        text, sizeof(text), 0);
+static ngx_array_t *
+ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
+    ngx_stream_calls_srv_conf_t *cscf)
+{
+    in_port_t              port;
+    ngx_uint_t             i, first, lo;
+    ngx_array_t           *locals;
+    struct ifaddrs        *ifa, *ifp;
+    ngx_stream_listen_t   *lsn;
+
+    locals = ngx_array_create(pool, 4, sizeof(ngx_stream_calls_local_t));
+    if (locals == NULL) {
+        return NULL;
+    }
+
+    lsn = cscf->listen->elts;
+
+    for (i = 0; i < cscf->listen->nelts; i++) {
+
+        if (lsn[i].type == SOCK_STREAM) {
+            continue;
+        }
+
+        port = ngx_inet_get_port(lsn[i].sockaddr);
+
+        if (!lsn[i].wildcard) {
+            if (ngx_stream_calls_add_local(locals, pool, lsn[i].sockaddr,
+                                           port, 1, 1, 0)
+                != NGX_OK)
+            {
+                return NULL;
+            }
+
+            continue;
+        }
+
+        if (getifaddrs(&ifa) == -1) {
+            ngx_log_error(NGX_LOG_EMERG, log, ngx_errno,
+                          "calls: getifaddrs() failed");
+            return NULL;
+        }
+
+        first = 1;
+
+        for (ifp = ifa; ifp; ifp = ifp->ifa_next) {
+
+            if (ifp->ifa_addr == NULL
+                || !(ifp->ifa_flags & IFF_UP)
+                || ifp->ifa_addr->sa_family != lsn[i].sockaddr->sa_family)
+            {
+                continue;
+            }
+
+            lo = (ifp->ifa_flags & IFF_LOOPBACK) ? 1 : 0;
+
+            if (lo && !cscf->loopback) {
+                continue;
+            }
+
+#if (NGX_HAVE_INET6)
+            if (ifp->ifa_addr->sa_family == AF_INET6
+                && IN6_IS_ADDR_LINKLOCAL(
+                       &((struct sockaddr_in6 *) ifp->ifa_addr)->sin6_addr))
+            {
+                continue;
+            }
+#endif
+
+            if (ngx_stream_calls_add_local(locals, pool, ifp->ifa_addr, port,
+                                           first, 0, lo)
+                != NGX_OK)
+            {
+                freeifaddrs(ifa);
+                return NULL;
+            }
+
+            first = 0;
+        }
+
+        freeifaddrs(ifa);
+
+        /* a plain override advertises even when no interface matched */
+
+        if (first && cscf->override_addrs) {
+            if (ngx_stream_calls_add_local(locals, pool, lsn[i].sockaddr,
+                                           port, 1, 1, 0)
+                != NGX_OK)
+            {
+                return NULL;
+            }
+        }
+    }
+
+    return locals;
+}
+
+
+static ngx_int_t
+ngx_stream_calls_add_local(ngx_array_t *locals, ngx_pool_t *pool,
+    struct sockaddr *sa, in_port_t port, ngx_uint_t first, ngx_uint_t listened,
+    ngx_uint_t loopback)
+{
+    u_char                     text[NGX_SOCKADDR_STRLEN];
+    socklen_t                  len;
+    ngx_stream_calls_local_t  *l;
+
+    len = (sa->sa_family == AF_INET) ? sizeof(struct sockaddr_in)
+                                     : sizeof(struct sockaddr_in6);
+
+    l = ngx_array_push(locals);
+    if (l == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(l, sizeof(ngx_stream_calls_local_t));
+    ngx_memcpy(&l->sockaddr, sa, len);
+
+    l->socklen = len;
+    l->port = port;
+    l->first = first;
+    l->listened = listened;
+    l->loopback = loopback;
+
+    l->text.len = ngx_sock_ntop(sa, len, text, sizeof(text), 0);
+    l->text.data = ngx_pstrdup(pool, &(ngx_str_t) { l->text.len, text });
+    if (l->text.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the external address of a local one: EXT/INT first, then STUN's */
+
+static ngx_str_t *
+ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf, ngx_str_t *local)
+{
+    ngx_uint_t               i, k;
+    ngx_array_t             *maps[2];
+    ngx_stream_calls_nat_t  *nat;
+
+    maps[0] = cscf->nat;
+    maps[1] = cscf->discovered;
+
+    for (k = 0; k < 2; k++) {
+        if (maps[k] == NULL) {
+            continue;
+        }
+
+        nat = maps[k]->elts;
+
+        for (i = 0; i < maps[k]->nelts; i++) {
+            if (nat[i].local.len == local->len
+                && ngx_strncmp(nat[i].local.data, local->data, local->len)
+                   == 0)
+            {
+                return &nat[i].external;
+            }
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_stream_calls_add_candidate(ngx_array_t *cands, ngx_str_t *addr,
+    in_port_t port)
+{
+    ngx_calls_candidate_t  *c;
 
     c = ngx_array_push(cands);
     if (c == NULL) {
@@ -638,9 +876,112 @@ ngx_stream_calls_add_candidate(ngx_array_t *cands, struct sockaddr *sa,
     }
 
     ngx_memzero(c, sizeof(ngx_calls_candidate_t));
-    ngx_cpystrn((u_char *) c->addr, text, ngx_min(len + 1, sizeof(c->addr)));
+    ngx_cpystrn((u_char *) c->addr, addr->data,
+                ngx_min(addr->len + 1, sizeof(c->addr)));
     c->port = port;
-    c->tcp = tcp;
+    c->tcp = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * rtcd: with ICE servers and no host override, the public address of
+ * each local one is asked of the first STUN server, once, at startup.
+ */
+
+static ngx_int_t
+ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
+{
+    u_char                     text[NGX_SOCKADDR_STRLEN];
+    ngx_uint_t                 i, n;
+    ngx_array_t               *locals;
+    ngx_calls_public_t        *pub;
+    ngx_stream_calls_nat_t    *nat;
+    ngx_stream_calls_local_t  *l;
+
+    locals = ngx_stream_calls_locals(cf->log, cf->pool, cscf);
+    if (locals == NULL) {
+        return NGX_ERROR;
+    }
+
+    pub = ngx_pcalloc(cf->pool,
+                      (locals->nelts + 1) * sizeof(ngx_calls_public_t));
+    if (pub == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* loopback cannot reach a STUN server, unless it was chosen */
+
+    l = locals->elts;
+    n = 0;
+
+    for (i = 0; i < locals->nelts; i++) {
+        if (l[i].loopback && !l[i].listened) {
+            continue;
+        }
+
+        ngx_memcpy(&pub[n].local, &l[i].sockaddr, l[i].socklen);
+        pub[n].local_len = l[i].socklen;
+        n++;
+    }
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_calls_discover(cf->log, cscf->stun->sockaddr, cscf->stun->socklen,
+                           pub, n)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cscf->discovered = ngx_array_create(cf->pool, n,
+                                        sizeof(ngx_stream_calls_nat_t));
+    if (cscf->discovered == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+
+        nat = ngx_array_push(cscf->discovered);
+        if (nat == NULL) {
+            return NGX_ERROR;
+        }
+
+        nat->local.len = ngx_sock_ntop(&pub[i].local.sockaddr,
+                                       pub[i].local_len, text, sizeof(text),
+                                       0);
+        nat->local.data = ngx_pstrdup(cf->pool,
+                                      &(ngx_str_t) { nat->local.len, text });
+
+        if (!pub[i].found) {
+            ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                          "calls: STUN discovery from %V by \"%V\" failed: "
+                          "%s; %V is advertised as it is",
+                          &nat->local, &cscf->stun_url, pub[i].error,
+                          &nat->local);
+
+            /* advertised as itself, with no port override (rtcd) */
+            cscf->discovered->nelts--;
+            continue;
+        }
+
+        nat->external.len = ngx_sock_ntop(&pub[i].public.sockaddr,
+                                          pub[i].public_len, text,
+                                          sizeof(text), 0);
+        nat->external.data = ngx_pstrdup(cf->pool,
+                                    &(ngx_str_t) { nat->external.len, text });
+
+        if (nat->local.data == NULL || nat->external.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_log_error(NGX_LOG_NOTICE, cf->log, 0,
+                      "calls: STUN discovery: %V is %V to \"%V\"",
+                      &nat->local, &nat->external, &cscf->stun_url);
+    }
 
     return NGX_OK;
 }
@@ -649,6 +990,7 @@ ngx_stream_calls_add_candidate(ngx_array_t *cands, struct sockaddr *sa,
 static ngx_int_t
 ngx_stream_calls_postconfiguration(ngx_conf_t *cf)
 {
+    ngx_str_t                    *url;
     ngx_uint_t                    i, j, udp;
     ngx_calls_conf_t             *ccf;
     ngx_stream_listen_t          *lsn, *l;
@@ -730,6 +1072,27 @@ ngx_stream_calls_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    /* rtcd gathers no relay candidates without the secret either */
+
+    if (cscf->ice_servers) {
+        url = cscf->ice_servers->elts;
+
+        for (i = 0; i < cscf->ice_servers->nelts; i++) {
+            if (url[i].data[0] == 't') {
+                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                                   "calls_ice_servers \"%V\": the media "
+                                   "engine gathers no TURN relay candidates "
+                                   "yet; this server is not used", &url[i]);
+            }
+        }
+    }
+
+    if (cscf->stun && cscf->override_addrs == NULL && cscf->nat == NULL) {
+        if (ngx_stream_calls_discover(cf, cscf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
     return NGX_OK;
 }
 
@@ -749,12 +1112,21 @@ ngx_stream_calls_create_srv_conf(ngx_conf_t *cf)
      *
      *     conf->host_override = { 0, NULL };
      *     conf->override_addrs = NULL;
+     *     conf->nat = NULL;
+     *     conf->port_map = NULL;
+     *     conf->ice_servers = NULL;
+     *     conf->stun = NULL;
+     *     conf->stun_url = { 0, NULL };
+     *     conf->discovered = NULL;
+     *     conf->turn_secret = { 0, NULL };
      *     conf->listen = NULL;
      */
 
     conf->enabled = NGX_CONF_UNSET;
     conf->port_override = NGX_CONF_UNSET;
     conf->loopback = NGX_CONF_UNSET;
+    conf->turn_expiry = NGX_CONF_UNSET;
+    conf->nack_buffer_size = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -766,14 +1138,46 @@ ngx_stream_calls_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_stream_calls_srv_conf_t *prev = parent;
     ngx_stream_calls_srv_conf_t *conf = child;
 
+    ngx_calls_conf_t  *ccf;
+
     ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
-    ngx_conf_merge_value(conf->port_override, prev->port_override,
-                         NGX_CONF_UNSET);
     ngx_conf_merge_value(conf->loopback, prev->loopback, 0);
 
-    if (conf->override_addrs == NULL) {
+    if (conf->port_override == NGX_CONF_UNSET && conf->port_map == NULL) {
+        conf->port_override = prev->port_override;
+        conf->port_map = prev->port_map;
+    }
+
+    if (conf->override_addrs == NULL && conf->nat == NULL) {
         conf->override_addrs = prev->override_addrs;
+        conf->nat = prev->nat;
         conf->host_override = prev->host_override;
+    }
+
+    if (conf->ice_servers == NULL) {
+        conf->ice_servers = prev->ice_servers;
+        conf->stun = prev->stun;
+        conf->stun_url = prev->stun_url;
+    }
+
+    ngx_conf_merge_str_value(conf->turn_secret, prev->turn_secret, "");
+
+    /* rtcd: turn.credentials_expiration_minutes, 1440 */
+    ngx_conf_merge_sec_value(conf->turn_expiry, prev->turn_expiry,
+                             1440 * 60);
+
+    /* rtcd: 0 means its default, 256 packets */
+    ngx_conf_merge_uint_value(conf->nack_buffer_size, prev->nack_buffer_size,
+                              0);
+
+    if (conf->nack_buffer_size == 0) {
+        conf->nack_buffer_size = 256;
+    }
+
+    if (conf->enabled == 1) {
+        ccf = (ngx_calls_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                                ngx_calls_module);
+        ccf->nack_buffer_size = conf->nack_buffer_size;
     }
 
     return NGX_CONF_OK;
@@ -820,13 +1224,19 @@ ngx_stream_calls_host_override(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_uint_t  i;
     ngx_url_t   u;
 
-    if (cscf->override_addrs != NULL) {
+    if (cscf->override_addrs != NULL || cscf->nat != NULL) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     cscf->host_override = value[1];
+
+    /* "EXT/INT,...": explicit 1:1 NAT pairs, as rtcd passes them to pion */
+
+    if (ngx_strlchr(value[1].data, value[1].data + value[1].len, '/')) {
+        return ngx_stream_calls_nat_pairs(cf, cscf, &value[1]);
+    }
 
     cscf->override_addrs = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
     if (cscf->override_addrs == NULL) {
@@ -868,6 +1278,323 @@ ngx_stream_calls_host_override(ngx_conf_t *cf, ngx_command_t *cmd,
         if (a->data == NULL) {
             return NGX_CONF_ERROR;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_stream_calls_nat_pairs(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf,
+    ngx_str_t *value)
+{
+    u_char                  *p, *end, *comma, *slash;
+    ngx_str_t                ext, in;
+    ngx_stream_calls_nat_t  *nat;
+
+    cscf->nat = ngx_array_create(cf->pool, 2, sizeof(ngx_stream_calls_nat_t));
+    if (cscf->nat == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = value->data;
+    end = value->data + value->len;
+
+    while (p < end) {
+        comma = ngx_strlchr(p, end, ',');
+        if (comma == NULL) {
+            comma = end;
+        }
+
+        slash = ngx_strlchr(p, comma, '/');
+
+        if (slash == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "calls_ice_host_override \"%V\": \"%*s\" is "
+                               "not an EXTERNAL/INTERNAL pair of addresses",
+                               value, (size_t) (comma - p), p);
+            return NGX_CONF_ERROR;
+        }
+
+        ext.data = p;
+        ext.len = slash - p;
+        in.data = slash + 1;
+        in.len = comma - (slash + 1);
+
+        nat = ngx_array_push(cscf->nat);
+        if (nat == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_stream_calls_ip(cf->pool, &ext, &nat->external) != NGX_OK
+            || ngx_stream_calls_ip(cf->pool, &in, &nat->local) != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "calls_ice_host_override \"%V\": \"%*s\" is "
+                               "not a pair of IP addresses", value,
+                               (size_t) (comma - p), p);
+            return NGX_CONF_ERROR;
+        }
+
+        p = comma + 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* an IP literal, as ngx_sock_ntop() writes it */
+
+static ngx_int_t
+ngx_stream_calls_ip(ngx_pool_t *pool, ngx_str_t *text, ngx_str_t *norm)
+{
+    u_char      buf[NGX_SOCKADDR_STRLEN];
+    ngx_addr_t  addr;
+
+    if (text->len == 0
+        || ngx_parse_addr(pool, &addr, text->data, text->len) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    norm->len = ngx_sock_ntop(addr.sockaddr, addr.socklen, buf, sizeof(buf),
+                              0);
+    norm->data = ngx_pstrdup(pool, &(ngx_str_t) { norm->len, buf });
+
+    return norm->data ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * rtcd's ice_host_port_override: one port, or "localIP/port,..." (the
+ * first local address in the map gives the port; no IP nor port twice).
+ */
+
+static char *
+ngx_stream_calls_port_override(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_stream_calls_srv_conf_t *cscf = conf;
+
+    u_char                   *p, *end, *comma, *slash;
+    ngx_int_t                 port;
+    ngx_str_t                *value, ip;
+    ngx_uint_t                i;
+    ngx_stream_calls_port_t  *pm, *m;
+
+    if (cscf->port_override != NGX_CONF_UNSET || cscf->port_map) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    port = ngx_atoi(value[1].data, value[1].len);
+
+    if (port != NGX_ERROR) {
+        if (port < 1 || port > 65535) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "calls_ice_host_port_override \"%V\": a port "
+                               "is between 1 and 65535", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        cscf->port_override = port;
+        return NGX_CONF_OK;
+    }
+
+    cscf->port_map = ngx_array_create(cf->pool, 2,
+                                      sizeof(ngx_stream_calls_port_t));
+    if (cscf->port_map == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = value[1].data;
+    end = value[1].data + value[1].len;
+
+    while (p < end) {
+        comma = ngx_strlchr(p, end, ',');
+        if (comma == NULL) {
+            comma = end;
+        }
+
+        slash = ngx_strlchr(p, comma, '/');
+
+        ip.data = p;
+        ip.len = slash ? (size_t) (slash - p) : 0;
+
+        port = slash ? ngx_atoi(slash + 1, comma - (slash + 1)) : NGX_ERROR;
+
+        m = ngx_array_push(cscf->port_map);
+        if (m == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        if (slash == NULL || port < 1 || port > 65535
+            || ngx_stream_calls_ip(cf->pool, &ip, &m->local) != NGX_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "calls_ice_host_port_override \"%V\": \"%*s\" "
+                               "is not a port nor a localIP/port pair",
+                               &value[1], (size_t) (comma - p), p);
+            return NGX_CONF_ERROR;
+        }
+
+        m->port = (in_port_t) port;
+
+        pm = cscf->port_map->elts;
+
+        for (i = 0; i + 1 < cscf->port_map->nelts; i++) {
+            if (pm[i].local.len == m->local.len
+                && ngx_strncmp(pm[i].local.data, m->local.data,
+                               m->local.len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "calls_ice_host_port_override \"%V\": "
+                                   "duplicate mapping found for %V",
+                                   &value[1], &m->local);
+                return NGX_CONF_ERROR;
+            }
+
+            if (pm[i].port == m->port) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "calls_ice_host_port_override \"%V\": "
+                                   "duplicate port found for %d",
+                                   &value[1], (int) m->port);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        p = comma + 1;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * rtcd's ice_servers: STUN and TURN URLs.  The first "stun:" one finds
+ * the public address at startup when there is no host override; TURN
+ * ones would give relay candidates with calls_turn_static_auth_secret,
+ * which the media engine does not gather yet.
+ */
+
+static char *
+ngx_stream_calls_ice_servers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_stream_calls_srv_conf_t *cscf = conf;
+
+    u_char      *q;
+    ngx_str_t   *value, *url;
+    ngx_url_t    u;
+    ngx_uint_t   i;
+
+    if (cscf->ice_servers) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    cscf->ice_servers = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                         sizeof(ngx_str_t));
+    if (cscf->ice_servers == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (!((value[i].len > 5 && ngx_strncmp(value[i].data, "stun:", 5)
+                                   == 0)
+              || (value[i].len > 6 && ngx_strncmp(value[i].data, "stuns:", 6)
+                                      == 0)
+              || (value[i].len > 5 && ngx_strncmp(value[i].data, "turn:", 5)
+                                      == 0)
+              || (value[i].len > 6 && ngx_strncmp(value[i].data, "turns:", 6)
+                                      == 0)))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "calls_ice_servers \"%V\": URL is not a valid "
+                               "STUN/TURN server", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        url = ngx_array_push(cscf->ice_servers);
+        if (url == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *url = value[i];
+
+        if (cscf->stun || ngx_strncmp(value[i].data, "stun:", 5) != 0) {
+            continue;
+        }
+
+        /* host[:port], resolved now as rtcd resolves it at startup */
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = value[i].data + 5;
+        u.url.len = value[i].len - 5;
+
+        q = ngx_strlchr(u.url.data, u.url.data + u.url.len, '?');
+        if (q) {
+            u.url.len = q - u.url.data;
+        }
+
+        u.default_port = 3478;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "calls_ice_servers \"%V\": %s", &value[i],
+                               u.err ? u.err : "host not found");
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.uri.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "calls_ice_servers \"%V\": a STUN URL is "
+                               "host[:port]", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        cscf->stun = &u.addrs[0];
+        cscf->stun_url = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_stream_calls_check_turn_expiry(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *tp = data;
+
+    /* rtcd: more than 0 and less than 10080 minutes (a week) */
+
+    if (*tp < 60 || *tp >= 10080 * 60) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"calls_turn_credentials_expiration\" must be at "
+                           "least 1m and less than 7d");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_stream_calls_check_nack(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;
+
+    /* rtcd: 0 (its default), or a power of two from 32 to 8192 */
+
+    if (*np != 0 && (*np < 32 || *np > 8192 || (*np & (*np - 1)))) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"calls_nack_buffer_size\" must be 0 (the "
+                           "default, 256) or a power of two from 32 to "
+                           "8192");
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

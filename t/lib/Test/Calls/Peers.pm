@@ -12,6 +12,19 @@ package Test::Calls::Peers;
 #                                  # signaling at /calls/ws, /metrics, and
 #                                  # what config adds to the http server
 #
+#   my $t = start_rtcd_nginx(http_config => '...');
+#                                  # nginx with the media port and the
+#                                  # RTCD API (calls_rtcd) on RTCD_PORT,
+#                                  # self-registration on, the store in
+#                                  # the test directory
+#   my $r = rtcd_plugin('call', $url, args => [...]);
+#                                  # t/peers/rtcd_plugin.py's report
+#                                  # (a hash), with {exit} and {stderr}
+#   my $m = prom_metrics($text);   # /metrics through python3's
+#                                  # prometheus_client parser: {error} or
+#                                  # {families}{name}{type, samples =>
+#                                  # [[name, {labels}, value] ...]}
+#
 #   my @results = browser_call(url => "http://127.0.0.1:$port/t/",
 #                              args => ['--pages', 2]);
 #                                  # ([ok, name], ...) from the runner's TAP,
@@ -45,7 +58,8 @@ use Test::Calls::Nginx;
 
 our @EXPORT = qw(start_call_nginx aiortc_peer aiortc_wait browser_call
                  repo_dir timeline_count find_stream event_times missing
-                 peer_ok peer_summary diag_reports);
+                 peer_ok peer_summary diag_reports start_rtcd_nginx
+                 rtcd_plugin prom_metrics rtcd_config);
 
 # Server features of issue 3 that are not in main yet.  The assertions
 # that need one run as TODO (Test::More) while it is listed here; when it
@@ -98,6 +112,113 @@ END
         %s,
         config => $config . ($s{config} // ''),
     );
+}
+
+# the http{} and stream{} parts of an RTCD nginx; %o: store, extra
+# (more in the rtcd server), http_extra (more in http{})
+# the http{} and stream{} sections of an RTCD nginx.  %o: store (path),
+# self_registration (default 1), directives (more lines in http{}), extra
+# (more in the RTCD server), http_extra (more servers), media (default 1:
+# the stream server with calls_media)
+sub rtcd_config {
+    my (%o) = @_;
+
+    my $store = $o{store} // '$TEST_NGINX_SERVER_ROOT/rtcd_db';
+    my $self = ($o{self_registration} // 1) ? 'on' : 'off';
+    my $directives = $o{directives} // '';
+    my $extra = $o{extra} // '';
+
+    my $http = <<"END";
+    calls_rtcd_store $store;
+    calls_rtcd_self_registration $self;
+    $directives
+
+    server {
+        listen 127.0.0.1:\$TEST_NGINX_RTCD_PORT;
+        location / {
+            calls_rtcd;
+        }
+$extra
+    }
+END
+
+    my $stream = <<'END';
+    server {
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+        calls_media;
+    }
+END
+
+    return (
+        http_config => $http . ($o{http_extra} // ''),
+        stream_config => ($o{media} // 1) ? $stream : '',
+    );
+}
+
+sub start_rtcd_nginx {
+    my (%s) = @_;
+
+    my %c = rtcd_config(map { $_ => delete $s{$_} }
+                        grep { exists $s{$_} }
+                        qw(store extra http_extra self_registration
+                           directives media));
+
+    return Test::Calls::start_nginx(%c, %s);
+}
+
+sub rtcd_plugin {
+    my ($scenario, $url, %o) = @_;
+
+    my $repo = repo_dir();
+    my @cmd = ('/usr/bin/python3', "$repo/t/peers/rtcd_plugin.py",
+               $scenario, $url, @{ $o{args} // [] });
+
+    my ($outfh, $out) = tempfile(UNLINK => 1);
+    my ($errfh, $err) = tempfile(UNLINK => 1);
+
+    my $pid = fork();
+    die "fork: $!" unless defined $pid;
+
+    if ($pid == 0) {
+        open STDOUT, '>&', $outfh or die;
+        open STDERR, '>&', $errfh or die;
+        exec @cmd or die "exec @cmd: $!";
+    }
+
+    my $p = { pid => $pid, out => $out, err => $err, cmd => "@cmd",
+              deadline => time + 150 * Test::Calls::Nginx::time_factor() };
+
+    return aiortc_wait($p);
+}
+
+sub prom_metrics {
+    my ($text) = @_;
+
+    my $code = <<'END';
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+try:
+    fams = {}
+    for f in text_string_to_metric_families(sys.stdin.read()):
+        fams[f.name] = {'type': f.type, 'documentation': f.documentation,
+                        'samples': [[s.name, s.labels, s.value] for s in f.samples]}
+    print(json.dumps({'families': fams}))
+except Exception as e:
+    print(json.dumps({'error': f'{type(e).__name__}: {e}'}))
+END
+
+    my ($infh, $in) = tempfile(UNLINK => 1);
+    print $infh $text;
+    close $infh;
+
+    my ($pyfh, $py) = tempfile(UNLINK => 1, SUFFIX => '.py');
+    print $pyfh $code;
+    close $pyfh;
+
+    my $json = `/usr/bin/python3 $py < $in`;
+
+    return eval { JSON::PP->new->decode($json) }
+           // { error => "no JSON from the parser: $json" };
 }
 
 sub aiortc_peer {
