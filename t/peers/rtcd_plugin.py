@@ -245,10 +245,12 @@ class PluginConn:
 
 class RtcdPeer(ap.Peer):
     def __init__(self, emu, name, conn, freq, bursts=False, muted=False):
-        args = argparse.Namespace(freq=freq, bursts=bursts, muted=muted,
-                                  legacy_sctp_sdp=False, seconds=60,
-                                  room=emu.channel_id)
-        super().__init__(args)
+        # the participant's own options, as aiortc_peer.py parses them;
+        # its signaling URL is unused: the plugin carries it
+        argv = ['ws://plugin.invalid/', emu.channel_id, '60', str(freq)]
+        argv += ['--bursts'] if bursts else []
+        argv += ['--muted'] if muted else []
+        super().__init__(ap.parse_args(argv))
         self.t0 = emu.t0
         self.emu = emu
         self.name = name
