@@ -8,6 +8,8 @@
 #   make static      build/static/nginx with ngx_calls compiled in
 #   make asan        build/asan/nginx, static, with ASan + UBSan
 #   make unit        C unit tests of src/media (TAP, prove)
+#   make fuzz        libFuzzer on every parser of network input, each
+#                    for FUZZ_SECONDS (10)
 #   make check       the Perl/aiortc/Chromium suite against the module
 #   make check-asan  the call tests against the ASan build
 
@@ -37,8 +39,18 @@ UNIT_LIBS = -fsanitize=address,undefined \
 
 PROVE_JOBS ?= 1
 
-.PHONY: all deps test-deps module static asan unit check check-asan test \
-        run clean
+# libFuzzer targets for every parser of network input (clang)
+FUZZERS := $(patsubst t/fuzz/%.c,$(BUILD)/fuzz/%,\
+             $(sort $(wildcard t/fuzz/fuzz_*.c)))
+FUZZ_OBJS := $(patsubst src/media/%.c,$(BUILD)/fuzz/obj/%.o,$(MEDIA_SRCS))
+FUZZ_SECONDS ?= 10
+FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
+              -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=undefined -Wall -Wno-unused-parameter \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc/media
+
+.PHONY: all deps test-deps module static asan unit fuzz check check-asan \
+        test run clean
 
 all: module
 
@@ -74,6 +86,35 @@ unit: deps
 	@$(MAKE) --no-print-directory $(UNIT_TESTS)
 	prove --exec '' $(UNIT_TESTS)
 
+$(BUILD)/fuzz/obj/%.o: src/media/%.c $(MEDIA_HDRS)
+	@mkdir -p $(@D)
+	@echo "CC (fuzz) $<"
+	@clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/libcallsmedia.a: $(FUZZ_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c $(BUILD)/fuzz/libcallsmedia.a
+	@echo "CC (fuzz) $<"
+	@clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< \
+	    $(BUILD)/fuzz/libcallsmedia.a $(UNIT_LIBS) -o $@
+
+# each fuzzer for FUZZ_SECONDS from its seeds (t/fuzz/seeds.py); the
+# corpus it grows stays in build/fuzz/corpus for the next run
+fuzz: test-deps
+	@$(MAKE) --no-print-directory $(FUZZERS)
+	@python3 t/fuzz/seeds.py $(BUILD)/fuzz/corpus
+	@for f in $(FUZZERS); do \
+	    n=$$(basename $$f); \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$n- \
+	        $(BUILD)/fuzz/corpus/$$n 2>$(BUILD)/fuzz/$$n.log \
+	    || { tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
+	    grep -E "stat::number_of_executed_units" $(BUILD)/fuzz/$$n.log; \
+	done
+
 check: test-deps module
 	TEST_NGINX_MODE=dynamic prove -j$(PROVE_JOBS) -I t/lib t/
 
@@ -82,6 +123,7 @@ check-asan: test-deps asan
 
 test: test-deps
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory check
 	@$(MAKE) --no-print-directory check-asan
 

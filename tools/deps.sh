@@ -21,6 +21,7 @@ build_pkgs=(
 )
 
 test_pkgs=(
+    clang libclang-rt-14-dev
     perl libtest-base-perl libprotocol-websocket-perl
     python3 python3-aiortc python3-websockets python3-numpy python3-msgpack
     chromium nodejs npm

@@ -564,13 +564,30 @@ ngx_calls_source_keyframe(ngx_calls_source_t *src, uint64_t now)
     size_t   n;
     uint8_t  buf[64 + NGX_CALLS_SRTP_TRAILER];
 
-    if (src->ssrc == 0 || !src->session->srtp_ready
-        || (src->last_pli && now < src->last_pli + 1000))
-    {
+    if (src->ssrc == 0 || !src->session->srtp_ready) {
+        return;
+    }
+
+    /*
+     * At most one request a second per stream, as rtcd; one held back
+     * goes out when the second is over (the sender's RTCP round), so a
+     * receiver that asked in between still gets its keyframe.
+     */
+
+    if (src->last_pli && now < src->last_pli + 1000) {
+        if (!src->pli_wanted) {
+            src->pli_wanted = 1;
+            ngx_calls_session_schedule(src->session, src->last_pli + 1000);
+            if (src->session->rtcp_at > src->last_pli + 1000) {
+                src->session->rtcp_at = src->last_pli + 1000;
+            }
+        }
+
         return;
     }
 
     src->last_pli = now;
+    src->pli_wanted = 0;
 
     n = ngx_calls_rtcp_build_pli(buf, 64, src->session->rtcp_ssrc,
                                  src->ssrc);
@@ -693,12 +710,24 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
 
         keyframe = ngx_calls_video_keyframe(src->codec, buf + rtp.header_len,
                                             rtp.payload_len);
+
+        /* the keyframe came anyway: nothing left to ask for */
+        if (keyframe) {
+            src->pli_wanted = 0;
+        }
     }
 
     for (i = 0; i < src->nsinks; /* void */) {
         sink = src->sinks[i];
 
         if (sink->pending == src) {
+
+            /* a receiver that has not answered yet waits for its own */
+            if (!sink->active) {
+                i++;
+                continue;
+            }
+
             if (!keyframe) {
                 ngx_calls_source_keyframe(src, now);
                 i++;
@@ -1105,6 +1134,10 @@ ngx_calls_call_rtcp_timer(ngx_calls_session_t *s, uint64_t now)
             }
 
             video = 1;
+
+            if (src->pli_wanted && now >= src->last_pli + 1000) {
+                ngx_calls_source_keyframe(src, now);
+            }
 
             m = ngx_calls_nack_rx_nacks(&src->rx, now, s->rtt_ms, seqs, 128);
             if (m == 0) {

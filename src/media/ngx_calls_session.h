@@ -111,6 +111,7 @@ struct ngx_calls_source_s {
     uint64_t                  rate_start;
     uint32_t                  rate_bps;
     uint64_t                  last_pli;
+    unsigned                  pli_wanted:1;   /* held back by the 1/s rule */
 
     /* losses (our NACKs, video) and reception (our receiver reports) */
     ngx_calls_nack_rx_t       rx;
