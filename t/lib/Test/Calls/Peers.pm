@@ -55,10 +55,6 @@ our @FEATURES = qw(vad nack pli reports twcc simulcast av1
                    keyframe_inactive simulcast_switch simulcast_stop);
 
 our %MISSING = (
-    # a bug rather than a feature (see t/051-screen-share.t)
-    keyframe_inactive => 'server bug: a video sink takes its first keyframe '
-               . 'before the receiver answered the offer; forward() drops '
-               . 'it (sink not active) and no new keyframe is asked for',
     # t/055-chromium-video.t; this one fails only sometimes
     simulcast_switch => 'server bug: a simulcast layer switch keeps RTP '
                . 'sequence numbers and timestamps going but not the VP8 '
