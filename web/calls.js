@@ -13,16 +13,23 @@
 //  - the server is the impolite peer: on colliding offers we roll back ours
 //    and take the server's (our change is re-offered afterwards);
 //  - every second we send msgpack Ping (0x01) on `calls-dc`; the server
-//    answers Pong (msgpack 2) and we show the round trip time.
+//    answers Pong (msgpack 2) and we show the round trip time;
+//  - screen sharing is the Calls client's: `screen_on` with the id of the
+//    captured MediaStream, then a sendonly transceiver in that stream (our
+//    offer); stopping removes it (our offer) and sends `screen_off`.  The
+//    others' screens come as video m-sections in the server's offers and
+//    play in a <video> each.
 //
 // window.callsClient is a small hook for the browser tests.
 
-import {inboundAudio} from './stats.js';
+import {inboundAudio, inboundVideo} from './stats.js';
 
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const PING_INTERVAL_MS = 1000;
 const DC_PING = new Uint8Array([0x01]);   // msgpack positive fixint 1 = Ping
 const DC_PONG = 2;
+// one encoding, as the Calls client without simulcast
+const SCREEN_ENCODINGS = [{maxBitrate: 1000 * 1000, maxFramerate: 10, scaleResolutionDownBy: 1.0}];
 
 const $ = (id) => document.getElementById(id);
 
@@ -80,8 +87,10 @@ class Call {
         this.status = 'connecting';
         this.sessionID = null;
         this.callID = null;
-        this.participants = new Map();  // session id -> {muted, speaking, voiceOns}
+        this.participants = new Map();  // session id -> {muted, speaking, voiceOns, sharing}
         this.audio = new Map();         // sender session id -> <audio>
+        this.videos = new Map();        // remote video track id -> <figure>
+        this.screen = null;             // our share: {stream, track, sender}
         this.trackSender = new Map();   // remote track id -> sender session id
         this.pc = null;
         this.dc = null;
@@ -179,6 +188,14 @@ class Call {
             }
             this.participants.delete(data.session_id);
             this.dropAudio(data.session_id);
+            this.dropVideo(data.session_id);
+            break;
+        case 'user_screen_on':
+            this.upsert(data.session_id, {sharing: true});
+            break;
+        case 'user_screen_off':
+            this.upsert(data.session_id, {sharing: false});
+            this.dropVideo(data.session_id);
             break;
         case 'user_muted':
             this.upsert(data.session_id, {muted: true, speaking: false});
@@ -333,6 +350,10 @@ class Call {
     }
 
     onTrack(ev) {
+        if (ev.track.kind === 'video') {
+            this.addVideo(ev);
+            return;
+        }
         if (ev.track.kind !== 'audio') {
             console.debug('calls: ignoring a remote', ev.track.kind, 'track');
             return;
@@ -349,6 +370,76 @@ class Call {
         }
         el.srcObject = ev.streams && ev.streams[0] ? ev.streams[0] : new MediaStream([ev.track]);
         el.play().catch((err) => console.debug('calls: autoplay:', err.message));
+        this.onChange();
+    }
+
+    // A remote screen (or camera): the track id is <type>_<sender>_<id>.
+    addVideo(ev) {
+        const track = ev.track;
+        const sender = senderOf(ev);
+        this.trackSender.set(track.id, sender);
+        let fig = this.videos.get(track.id);
+        if (!fig) {
+            fig = document.createElement('figure');
+            fig.dataset.session = sender;
+            const video = document.createElement('video');
+            video.autoplay = true;
+            video.muted = true;
+            video.playsInline = true;
+            const caption = document.createElement('figcaption');
+            caption.textContent = `${track.id.split('_')[0]} of ${sender}`;
+            fig.append(video, caption);
+            $('screens').appendChild(fig);
+            this.videos.set(track.id, fig);
+        }
+        const video = fig.querySelector('video');
+        video.srcObject = new MediaStream([track]);
+        video.play().catch((err) => console.debug('calls: autoplay:', err.message));
+        this.onChange();
+    }
+
+    dropVideo(sender) {
+        for (const [id, fig] of [...this.videos]) {
+            if (fig.dataset.session === sender) {
+                fig.querySelector('video').srcObject = null;
+                fig.remove();
+                this.videos.delete(id);
+            }
+        }
+    }
+
+    // Share a screen (getDisplayMedia asks the user which one).
+    async shareScreen() {
+        if (this.screen || !this.connectedOnce || this.closed) {
+            return;
+        }
+        const capture = await navigator.mediaDevices.getDisplayMedia({video: true, audio: false});
+        const track = capture.getVideoTracks()[0];
+        const stream = new MediaStream([track]);
+        // the server must know the stream before our offer carries it
+        this.send({action: 'screen_on', data: JSON.stringify({screenStreamID: stream.id})});
+        const trx = this.pc.addTransceiver(track, {direction: 'sendonly', streams: [stream],
+            sendEncodings: SCREEN_ENCODINGS});
+        this.screen = {stream, track, sender: trx.sender};
+        // the browser's own "stop sharing" ends the track
+        track.onended = () => this.stopScreen();
+        this.upsert(this.sessionID, {sharing: true});
+        this.onChange();
+    }
+
+    stopScreen() {
+        if (!this.screen) {
+            return;
+        }
+        const {track, sender} = this.screen;
+        this.screen = null;
+        track.onended = null;
+        track.stop();
+        if (!this.closed) {
+            this.pc.removeTrack(sender);    // negotiationneeded: our offer
+            this.send({action: 'screen_off'});
+        }
+        this.upsert(this.sessionID, {sharing: false});
         this.onChange();
     }
 
@@ -450,11 +541,28 @@ class Call {
         for (const sender of [...this.audio.keys()]) {
             this.dropAudio(sender);
         }
+        for (const fig of this.videos.values()) {
+            fig.remove();
+        }
+        this.videos.clear();
+        if (this.screen) {
+            this.screen.track.stop();
+            this.screen = null;
+        }
         if (this.micStream) {
             this.micStream.getTracks().forEach((t) => t.stop());
         }
         this.failed = failed;
         this.setStatus(status);
+    }
+
+    // Per remote video track: frames decoded, resolution, codec.
+    async videoStats() {
+        if (!this.pc) {
+            return [];
+        }
+        const report = await this.pc.getStats();
+        return inboundVideo(report, (id) => this.trackSender.get(id) || id);
     }
 
     // Per remote stream (sender session id): inbound-rtp audio counters.
@@ -496,6 +604,13 @@ function render() {
         (call && call.failed ? ' failed' : '');
     $('rtt').textContent = active && call.rtt !== null ? `rtt ${call.rtt.toFixed(1)} ms` : '';
 
+    const share = $('share');
+    const sharing = !!(active && call.screen);
+    share.disabled = !(active && call.connectedOnce && navigator.mediaDevices
+                       && navigator.mediaDevices.getDisplayMedia);
+    share.setAttribute('aria-pressed', String(sharing));
+    share.textContent = sharing ? 'Stop sharing' : 'Share screen';
+
     if (call && call.errors.length > 0) {
         showError(call.errors[call.errors.length - 1]);
     }
@@ -525,6 +640,12 @@ function render() {
             you.className = 'you';
             you.textContent = '(you)';
             li.append(you);
+        }
+        if (p.sharing) {
+            const tag = document.createElement('span');
+            tag.className = 'sharing';
+            tag.textContent = 'sharing screen';
+            li.append(tag);
         }
         const mic = document.createElement('span');
         mic.className = 'mic';
@@ -567,6 +688,17 @@ $('mic').addEventListener('click', () => {
     p.catch((err) => call.error(err.message || String(err)));
 });
 
+$('share').addEventListener('click', () => {
+    if (!call || call.closed) {
+        return;
+    }
+    if (call.screen) {
+        call.stopScreen();
+        return;
+    }
+    call.shareScreen().catch((err) => call.error(`screen sharing: ${err.message || err}`));
+});
+
 window.addEventListener('error', (ev) => showError(ev.message));
 window.addEventListener('unhandledrejection', (ev) => {
     showError(String(ev.reason && ev.reason.message ? ev.reason.message : ev.reason));
@@ -584,6 +716,7 @@ window.callsClient = {
     leave: () => call && call.leave(),
     mute: () => call && call.mute(),
     unmute: () => call && call.unmute(),
+    stopScreen: () => call && call.stopScreen(),
     get state() {
         if (!call) {
             return {status: 'not connected'};
@@ -599,6 +732,8 @@ window.callsClient = {
             connectionState: call.pc ? call.pc.connectionState : null,
             participants: Object.fromEntries(call.participants),
             remoteStreams: [...call.audio.keys()],
+            remoteVideos: [...call.videos.keys()],
+            sharing: call.screen ? call.screen.stream.id : null,
             rttMs: call.rtt,
             pongs: call.pongs,
             offersSent: call.offersSent,
@@ -607,5 +742,13 @@ window.callsClient = {
         };
     },
     audioStats: () => (call ? call.audioStats() : Promise.resolve({})),
+    videoStats: () => (call ? call.videoStats() : Promise.resolve([])),
+    // the <video> elements of the others' screens: their session, size,
+    // whether they play
+    screens: () => [...document.querySelectorAll('#screens figure')].map((f) => {
+        const v = f.querySelector('video');
+        return {session: f.dataset.session, width: v.videoWidth, height: v.videoHeight,
+            paused: v.paused, readyState: v.readyState};
+    }),
     localSDP: () => (call && call.pc && call.pc.localDescription ? call.pc.localDescription.sdp : null),
 };

@@ -21,6 +21,8 @@
 //                     speaking (a user_voice_on event from the server's VAD)
 //   --wav FILE        fake microphone (default: $BUILD/media/tone-440.wav,
 //                     made by t/media/make_wav.py when missing)
+//   --scenario S      audio (the default: the tests below), screen or av1
+//                     (see "Video scenarios" further down)
 //   --selftest        no server needed: serve $BUILD/browser and web/ from a
 //                     loopback HTTP server in this process and check the
 //                     bundle, the browser flags, the fake microphone,
@@ -55,14 +57,15 @@ function usage(msg) {
         console.error(`call.mjs: ${msg}`);
     }
     console.error('usage: node t/browser/call.mjs [--pages N] [--room R] [--seconds S] ' +
-        '[--client rtcpeer|web] [--ws URL] [--min-packets N] [--wav FILE] [--check-voice] URL\n' +
+        '[--client rtcpeer|web] [--scenario audio|screen|av1] [--ws URL] [--min-packets N] [--wav FILE] [--check-voice] URL\n' +
         '       node t/browser/call.mjs --selftest');
     process.exit(2);
 }
 
 function parseArgs(argv) {
     const opt = {pages: 2, room: null, seconds: 30, client: 'rtcpeer', ws: null,
-        minPackets: 100, wav: null, selftest: false, checkVoice: false, url: null};
+        minPackets: 100, wav: null, selftest: false, checkVoice: false, url: null,
+        scenario: 'audio'};
     const positional = [];
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
@@ -82,6 +85,7 @@ function parseArgs(argv) {
         case '--wav': opt.wav = value(); break;
         case '--selftest': opt.selftest = true; break;
         case '--check-voice': opt.checkVoice = true; break;
+        case '--scenario': opt.scenario = value(); break;
         case '-h': case '--help': usage(); break;
         default:
             if (a.startsWith('--')) {
@@ -100,6 +104,8 @@ function parseArgs(argv) {
     if (!Number.isInteger(opt.pages) || opt.pages < 1 || opt.pages > 16) usage('pages: 1..16');
     if (!(opt.seconds > 0 && opt.seconds <= 600)) usage('seconds: 1..600');
     if (!['rtcpeer', 'web'].includes(opt.client)) usage('client: rtcpeer or web');
+    if (!['audio', 'screen', 'av1'].includes(opt.scenario)) usage('scenario: audio, screen or av1');
+    if (opt.scenario === 'av1' && opt.client !== 'rtcpeer') usage('av1: rtcpeer client only');
     if (!(opt.minPackets >= 1)) usage('min-packets: >= 1');
     if (opt.room === null) {
         opt.room = `t-${process.pid}-${Date.now().toString(36)}`;
@@ -225,7 +231,7 @@ async function snapshot(p, client) {
     });
 }
 
-function pageURL(opt) {
+function pageURL(opt, extra = {}) {
     const url = new URL(opt.url);
     if (opt.client === 'rtcpeer' && url.pathname.endsWith('/')) {
         url.pathname += 'rtcpeer.html';
@@ -233,6 +239,9 @@ function pageURL(opt) {
     url.searchParams.set('room', opt.room);
     if (opt.ws) {
         url.searchParams.set('ws', opt.ws);
+    }
+    for (const [k, v] of Object.entries(extra)) {
+        url.searchParams.set(k, v);
     }
     return url.href;
 }
@@ -395,6 +404,278 @@ async function micButtonTests(pages, snaps, opt) {
     tap.ok(resumed, `page 2 receives page 1 again after unmute (packets ${packetsBefore} -> ${await packetsFrom1()})`);
 }
 
+// ---- video scenarios ----
+//
+// screen, rtcpeer client: page 1 shares its screen (Chromium's fake
+// capture, 1280x720) through RTCPeer with simulcast (encodings l and h);
+// pages 2 and 3 watch from the start, page 4 joins once the share runs.
+// Every viewer must decode it; the sharer must send both layers and its
+// bandwidth estimate (driven by the server's TWCC feedback) must rise
+// above the h layer's 2.5 Mbps; viewers' pictures must not freeze for a
+// second while packets keep coming (a layer switch must keep the picture
+// going); then page 1 stops sharing: user_screen_off, a renegotiation, no
+// more frames.
+//
+// screen, web client: page 1 clicks "Share screen", page 2 must show it
+// in a playing <video> and mark page 1 as sharing; page 1 must show page 2
+// speaking at some point (the WAV has syllables: the server's voice
+// activity); "Stop sharing" takes the <video> away.
+//
+// av1: page 1 joins with av1Support and shares VP8 plus an AV1 copy (no
+// simulcast, as the Calls webapp); page 2 (av1Support) must receive AV1,
+// page 3 (without) VP8, both decoded.
+//
+// Test names carry a [tag] where the assertion needs a server feature
+// that may be missing; the Perl side (t/055) decides which are TODO.
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitPages(pages, fn, ms) {
+    return waitFor('pages', async () => (await Promise.all(pages.map(fn))).every(Boolean), ms);
+}
+
+// inbound video of page p from session `from`, the first track
+async function videoFrom(p, from, client) {
+    const list = await p.page.evaluate((c) => (c === 'web' ? window.callsClient.videoStats()
+        : window.harness.videoStats()), client);
+    return list.find((v) => v.sender === from) || null;
+}
+
+function stateOf(p, client) {
+    return p.page.evaluate((c) => (c === 'web' ? window.callsClient.state : window.harness.state), client);
+}
+
+// Samples of page p's decoding of `from` every 250 ms for ms: the longest
+// time frames did not go on while packets did.
+async function watchFreezes(p, from, client, ms) {
+    let worst = 0;
+    let since = null;
+    let prev = null;
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+        const v = await videoFrom(p, from, client);
+        const t = Date.now();
+        if (v && prev && v.packetsReceived > prev.v.packetsReceived) {
+            if (v.framesDecoded === prev.v.framesDecoded) {
+                since = since === null ? prev.t : since;
+                worst = Math.max(worst, t - since);
+            } else {
+                since = null;
+            }
+        }
+        prev = v ? {v, t} : prev;
+        await sleep(250);
+    }
+    return worst / 1000;
+}
+
+async function openCallPage(browser, index, url, client) {
+    const p = await openPage(browser, index, url);
+    if (client === 'web') {
+        await p.page.waitForFunction(() => !!window.callsClient, null, {timeout: 10000});
+        await p.page.uncheck('#join-muted');
+        await p.page.click('#join');
+    } else {
+        await p.page.waitForFunction(() => !!window.harness, null, {timeout: 10000});
+    }
+    return p;
+}
+
+async function connected(p, client) {
+    const st = await stateOf(p, client);
+    return client === 'web' ? st.status === 'connected' && st.micAdded : st.connected && st.micAdded;
+}
+
+function eventsAbout(st, event, session) {
+    return (st.eventLog || []).filter((e) => e[1] === event && e[2] === session);
+}
+
+async function runVideo(opt) {
+    const wav = opt.wav || path.join(buildDir(), 'media', 'tone-440.wav');
+    ensureWav(wav, !opt.wav);
+    if (opt.client === 'rtcpeer') {
+        await build();
+    }
+    const browser = await launch(wav);
+    const pages = [];
+    const client = opt.client;
+    const limit = opt.seconds * 1000;
+    try {
+        const web = client === 'web';
+        const extras = opt.scenario === 'av1'
+            ? [{av1: '1'}, {av1: '1'}, {}]
+            : web ? [{}, {}] : [{simulcast: '1'}, {}, {}];
+        tap.diag(`${opt.scenario}: ${extras.length} ${client} page(s) in room ${opt.room}`);
+        for (const [i, extra] of extras.entries()) {
+            pages.push(await openCallPage(browser, i + 1, pageURL(opt, extra), client));
+        }
+        const ok = await waitPages(pages, (p) => connected(p, client), Math.min(limit, 20000));
+        if (!tap.ok(ok, `${pages.length} pages connected with their microphones`)) {
+            return 1;
+        }
+        const ids = await Promise.all(pages.map(async (p) => (await stateOf(p, client)).sessionID));
+        const [sharer, ...viewers] = pages;
+        const sid = ids[0];
+
+        if (opt.scenario === 'av1') {
+            await av1Scenario(sharer, viewers, sid, limit);
+        } else if (web) {
+            await webScreenScenario(sharer, viewers, ids, limit);
+        } else {
+            await screenScenario(browser, opt, sharer, viewers, pages, sid, limit);
+        }
+        const errors = await Promise.all(pages.map(async (p) => (await stateOf(p, client)).errors || []));
+        errors.forEach((e, i) => tap.ok(e.length === 0, `page ${i + 1}: no errors ${JSON.stringify(e)}`));
+        return tap.failed === 0 ? 0 : 1;
+    } finally {
+        if (tap.failed > 0) {
+            for (const p of pages) {
+                const st = await stateOf(p, client).catch(() => null);
+                dumpPage(p, st ? {state: st, stats: {}} : null);
+            }
+        }
+        await Promise.all(pages.map((p) => p.page.evaluate((c) => (c === 'web'
+            ? window.callsClient.leave() : window.harness.leave()), client).catch(() => {})));
+        await browser.close().catch(() => {});
+        console.log(`1..${tap.n}`);
+    }
+}
+
+async function screenScenario(browser, opt, sharer, viewers, pages, sid, limit) {
+    const shared = await sharer.page.evaluate(() => window.harness.shareScreen());
+    tap.diag(`page 1 shares ${JSON.stringify(shared)}`);
+
+    // every viewer decodes it
+    const decoding = (p, n) => async () => {
+        const v = await videoFrom(p, sid, 'rtcpeer');
+        return v && v.framesDecoded >= n && v.frameWidth > 0;
+    };
+    await waitPages(viewers, (p) => decoding(p, 40)(), Math.min(limit, 15000));
+    const freezes = await Promise.all(viewers.map((p) => watchFreezes(p, sid, 'rtcpeer', 6000)));
+    for (const [i, p] of viewers.entries()) {
+        const v = await videoFrom(p, sid, 'rtcpeer');
+        tap.ok(v && v.framesDecoded >= 40 && v.frameWidth > 0,
+            `page ${p.index} decodes page 1's screen (${v ? `${v.framesDecoded} frames, ` +
+            `${v.frameWidth}x${v.frameHeight}, ${v.codec}, ${v.framesPerSecond} fps` : 'nothing'})`);
+        tap.ok(v && v.trackIdentifier.startsWith(`screen_${sid}_`),
+            `page ${p.index}: the track is screen_<sharer>_... (${v ? v.trackIdentifier : '-'})`);
+        tap.ok(eventsAbout(await stateOf(p, 'rtcpeer'), 'user_screen_on', sid).length > 0,
+            `page ${p.index} saw user_screen_on for page 1`);
+        tap.ok(freezes[i] < 1, `page ${p.index}: no freeze of a second or more while packets come ` +
+            `(longest ${freezes[i].toFixed(2)} s) [simulcast_switch]`);
+    }
+
+    // both simulcast layers go out, and the estimate says there is room
+    const out = await waitFor('layers', async () => {
+        const o = await sharer.page.evaluate(() => window.harness.outboundVideo());
+        const l = o.encodings.find((e) => e.rid === 'l');
+        const h = o.encodings.find((e) => e.rid === 'h');
+        return l && h && l.framesEncoded > 10 && h.framesEncoded > 10 &&
+            o.availableOutgoingBitrate > 2500000 ? o : null;
+    }, 8000) || await sharer.page.evaluate(() => window.harness.outboundVideo());
+    const layer = (rid) => out.encodings.find((e) => e.rid === rid);
+    for (const rid of ['l', 'h']) {
+        const e = layer(rid);
+        tap.ok(e && e.framesEncoded > 10 && e.bytesSent > 0,
+            `page 1 sends simulcast layer ${rid} (${e ? `${e.framesEncoded} frames, ` +
+            `${e.framesPerSecond} fps, ${e.bytesSent} bytes, limited by ${e.qualityLimitationReason}` : 'none'})`);
+    }
+    tap.ok(out.availableOutgoingBitrate > 2500000,
+        `page 1's bandwidth estimate rises above the h layer's 2.5 Mbps (${out.availableOutgoingBitrate} bps) [twcc]`);
+
+    // a late joiner gets the share that runs
+    const late = await openCallPage(browser, pages.length + 1, pageURL(opt), 'rtcpeer');
+    pages.push(late);
+    const t0 = Date.now();
+    await waitFor('late', decoding(late, 20), Math.min(limit, 15000));
+    const lv = await videoFrom(late, sid, 'rtcpeer');
+    tap.ok(lv && lv.framesDecoded >= 20,
+        `page ${late.index} (joining late) decodes the screen (${lv ? lv.framesDecoded : 0} frames ` +
+        `after ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    tap.ok(eventsAbout(await stateOf(late, 'rtcpeer'), 'user_screen_on', sid).length > 0,
+        `page ${late.index} saw user_screen_on for the share that runs`);
+
+    // stop
+    const watchers = [...viewers, late];
+    const offersBefore = await Promise.all(watchers.map(async (p) => (await stateOf(p, 'rtcpeer')).serverOffers.length));
+    const stopped = Date.now() / 1000;
+    await sharer.page.evaluate(() => window.harness.stopScreen());
+    await sleep(1500);
+    const before = await Promise.all(watchers.map((p) => videoFrom(p, sid, 'rtcpeer')));
+    await sleep(1500);
+    for (const [i, p] of watchers.entries()) {
+        const st = await stateOf(p, 'rtcpeer');
+        const v = await videoFrom(p, sid, 'rtcpeer');
+        const off = eventsAbout(st, 'user_screen_off', sid);
+        tap.ok(off.length > 0 && off[0][0] >= stopped - 0.1,
+            `page ${p.index} saw user_screen_off for page 1`);
+        tap.ok(st.serverOffers.length > offersBefore[i],
+            `page ${p.index}: a server offer takes the screen away (${offersBefore[i]} -> ${st.serverOffers.length} offers) [simulcast_stop]`);
+        // (the stats of a track renegotiated away are gone: no frames either)
+        tap.ok(!v || (before[i] && v.framesDecoded === before[i].framesDecoded),
+            `page ${p.index}: no screen frames after the share stopped ` +
+            `(${before[i] ? before[i].framesDecoded : '-'} -> ${v ? v.framesDecoded : '-'})`);
+    }
+}
+
+async function av1Scenario(sharer, viewers, sid, limit) {
+    const st = await stateOf(sharer, 'rtcpeer');
+    tap.ok(st.av1Support, 'Chromium has AV1: page 1 joins with av1Support');
+    const shared = await sharer.page.evaluate(() => window.harness.shareScreen());
+    tap.ok(shared.av1, 'page 1 shares its screen in VP8 and AV1');
+
+    const want = ['video/AV1', 'video/VP8'];
+    await waitPages(viewers, async (p) => {
+        const v = await videoFrom(p, sid, 'rtcpeer');
+        return v && v.framesDecoded >= 30;
+    }, Math.min(limit, 15000));
+    for (const [i, p] of viewers.entries()) {
+        const v = await videoFrom(p, sid, 'rtcpeer');
+        tap.ok(v && v.codec === want[i] && v.framesDecoded >= 30 && v.frameWidth > 0,
+            `page ${p.index} (${i === 0 ? 'av1Support' : 'no av1Support'}) decodes the screen in ` +
+            `${want[i]} (${v ? `${v.codec}, ${v.framesDecoded} frames, ${v.frameWidth}x${v.frameHeight}` : 'nothing'})`);
+    }
+    const out = await sharer.page.evaluate(() => window.harness.outboundVideo());
+    for (const codec of want) {
+        const e = out.encodings.find((x) => x.codec === codec);
+        tap.ok(e && e.framesEncoded > 10, `page 1 encodes ${codec} (${e ? e.framesEncoded : 0} frames)`);
+    }
+}
+
+async function webScreenScenario(sharer, viewers, ids, limit) {
+    const [viewer] = viewers;
+    const [sid, vid] = ids;
+    await sharer.page.click('#share');
+    const playing = await waitFor('screen', async () => {
+        const s = await viewer.page.evaluate(() => window.callsClient.screens());
+        const v = await videoFrom(viewer, sid, 'web');
+        return s.some((x) => x.session === sid && x.width > 0 && !x.paused) && v && v.framesDecoded >= 20;
+    }, Math.min(limit, 15000));
+    const screens = await viewer.page.evaluate(() => window.callsClient.screens());
+    const v = await videoFrom(viewer, sid, 'web');
+    tap.ok(playing, `page 2 shows page 1's screen in a playing <video> (${JSON.stringify(screens)}, ` +
+        `${v ? v.framesDecoded : 0} frames decoded)`);
+    tap.ok(await sharer.page.textContent('#share') === 'Stop sharing', 'page 1\'s button says "Stop sharing"');
+    tap.ok(await viewer.page.isVisible(`#participants li[data-session="${sid}"] .sharing`),
+        'page 2 lists page 1 as sharing its screen');
+
+    // the server's voice activity: the WAV's syllables make page 2 "speak"
+    const lit = await waitFor('speaking', () => sharer.page.isVisible(
+        `#participants li.speaking[data-session="${vid}"] .voice`), Math.min(limit, 12000));
+    const st = await stateOf(sharer, 'web');
+    tap.ok(lit, 'page 1 shows page 2 speaking (its indicator lights up on user_voice_on, ' +
+        `${st.participants[vid] ? st.participants[vid].voiceOns : 0} so far) [vad]`);
+
+    await sharer.page.click('#share');
+    const gone = await waitFor('gone', async () => {
+        const s = await viewer.page.evaluate(() => window.callsClient.screens());
+        return !s.some((x) => x.session === sid);
+    }, 10000);
+    tap.ok(gone, 'page 1 stops sharing: the <video> goes away on page 2');
+    tap.ok(!(await viewer.page.isVisible(`#participants li[data-session="${sid}"] .sharing`)),
+        'page 2 no longer lists page 1 as sharing');
+}
+
 // ---- self-test, no server ----
 
 const MIME = {'.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wav': 'audio/wav'};
@@ -521,7 +802,8 @@ const killer = setTimeout(() => {
     process.exit(2);
 }, hardLimitMs);
 
-(opt.selftest ? selftest() : runCall(opt)).then((code) => {
+const main = opt.selftest ? selftest : opt.scenario === 'audio' ? runCall : runVideo;
+main(opt).then((code) => {
     clearTimeout(killer);
     process.exit(code);
 }, (err) => {

@@ -382,6 +382,29 @@ class Timeline:
         return {'t0': ts(self.t0), 'step': TIMELINE_STEP, 'counts': self.counts}
 
 
+def vp8_descriptor(payload):
+    """(start of a frame, picture id or None, its bits, TL0PICIDX or None)
+    from an RTP VP8 payload descriptor (RFC 7741)."""
+    if not payload:
+        return False, None, 0, None
+    b0 = payload[0]
+    start = bool(b0 & 0x10) and (b0 & 0x07) == 0
+    pid, bits, tl0 = None, 0, None
+    if b0 & 0x80 and len(payload) >= 2:
+        ext = payload[1]
+        i = 2
+        if ext & 0x80 and len(payload) > i:
+            if payload[i] & 0x80 and len(payload) > i + 1:
+                pid, bits = ((payload[i] & 0x7f) << 8) | payload[i + 1], 15
+                i += 2
+            else:
+                pid, bits = payload[i] & 0x7f, 7
+                i += 1
+        if ext & 0x40 and len(payload) > i:
+            tl0 = payload[i]
+    return start, pid, bits, tl0
+
+
 def vp8_keyframe(payload):
     """Whether an RTP VP8 payload (RFC 7741) starts a keyframe."""
     if len(payload) < 1:
@@ -429,6 +452,10 @@ class RemoteStream:
         self.keyframes = 0
         self.keyframe_times = []
         self.dropped = set()             # (ssrc, seq) we pretended to lose
+        self.last_pid = None             # VP8 picture id of the last frame
+        self.last_tl0 = None
+        self.pid_jumps = []              # [time, from, to]
+        self.tl0_jumps = []
         self.recovered = []              # [seq, delay ms] that came back
         self.nacks_sent = []             # [time, [seqs]]
         self.plis_sent = []
@@ -470,9 +497,29 @@ class RemoteStream:
             self.dropped.discard(key)
             self.recovered.append([packet.sequence_number,
                                    round((t - self.drop_times.pop(key, t)) * 1000, 1)])
-        if self.kind == 'video' and packet.payload_type == 96 and vp8_keyframe(packet.payload):
-            self.keyframes += 1
-            self.keyframe_times.append(ts(t))
+        if self.kind == 'video' and packet.payload_type == 96:
+            if vp8_keyframe(packet.payload):
+                self.keyframes += 1
+                self.keyframe_times.append(ts(t))
+            self.vp8_continuity(packet, t)
+
+    def vp8_continuity(self, packet, t):
+        """A receiver's VP8 depacketizer follows the picture ids and
+        TL0PICIDX of the stream: count where they do not go on by one from
+        frame to frame (a forwarded stream switching layers must keep them
+        going, as it keeps sequence numbers and timestamps going)."""
+        start, pid, bits, tl0 = vp8_descriptor(packet.payload)
+        if not start or (packet.ssrc, packet.sequence_number) in self.dropped:
+            return
+        if pid is not None:
+            if self.last_pid is not None and pid != (self.last_pid + 1) % (1 << bits) \
+                    and pid != self.last_pid:
+                self.pid_jumps.append([ts(t), self.last_pid, pid])
+            self.last_pid = pid
+        if tl0 is not None:
+            if self.last_tl0 is not None and tl0 not in (self.last_tl0, (self.last_tl0 + 1) % 256):
+                self.tl0_jumps.append([ts(t), self.last_tl0, tl0])
+            self.last_tl0 = tl0
 
     def on_frame(self, frame, t):
         self.frames += 1
@@ -531,6 +578,8 @@ class RemoteStream:
                 'height': self.height,
                 'sizes': dict(self.sizes),
                 'keyframes': self.keyframes,
+                'picture_id_jumps': self.pid_jumps[-20:],
+                'tl0picidx_jumps': self.tl0_jumps[-20:],
                 'keyframe_times': self.keyframe_times[-50:],
                 'dropped': len(self.dropped) + len(self.recovered),
                 'recovered': len(self.recovered),

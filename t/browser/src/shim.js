@@ -8,19 +8,32 @@
 // is connected add the microphone with peer.addTrack() (what CallsClient does
 // on the first unmute) and send `unmute`.
 //
+// Screen sharing is CallsClient.setScreenStream's: getDisplayMedia
+// (Chromium's fake capture in the tests), `screen_on` with the new
+// MediaStream's id, then RTCPeer.addStream (a sendonly transceiver with
+// the l/h simulcast encodings when simulcast=1, one encoding otherwise);
+// with av1=1 (and AV1 in the browser's capabilities) the join says
+// av1Support and the same track goes out a second time on a transceiver
+// that prefers AV1, as the Calls webapp does.  Remote video plays in muted
+// <video> elements.
+//
 // Page parameters (query string):
 //   room=<name>   required unless dry=1
 //   ws=<url>      signaling URL; default /calls/ws on the page's origin
 //   mic=0         never add the microphone (a listen-only participant)
+//   simulcast=1   RTCPeer's simulcast option (screen encodings l and h)
+//   av1=1         join with av1Support and share an AV1 copy too
 //   dry=1         no server: create an RTCPeer, keep its first offer, open
 //                 the (fake) microphone and measure its level; for checking
 //                 the bundle and the browser without a server
 //
-// Everything is exposed on window.harness for the runner (call.mjs).
+// Everything is exposed on window.harness for the runner (call.mjs):
+// shareScreen(), stopScreen(), audioStats(), videoStats(),
+// outboundVideo(), state (with an event log in epoch seconds).
 
 import {RTCPeer} from '@mattermost/calls-common';
 
-import {inboundAudio} from '../../../web/stats.js';
+import {inboundAudio, inboundVideo, outboundVideo} from '../../../web/stats.js';
 
 const params = new URLSearchParams(location.search);
 const logLines = [];
@@ -60,14 +73,23 @@ const state = {
     unmuteSent: false,
     participants: {},         // session id -> {muted, speaking}
     remoteStreams: [],        // sender session ids we have an <audio> for
+    remoteVideo: [],          // remote video track ids we have a <video> for
+    eventLog: [],             // [epoch seconds, event, session id]
+    serverOffers: [],         // epoch seconds of each server offer
+    av1Support: false,
+    screen: null,             // our share: {streamID, trackID, av1, at}
     errors: [],
     micLevel: null,           // dry run: RMS of the fake microphone, 0..1
 };
+
+const FallbackScreenEncodings = [{maxBitrate: 1000 * 1000, maxFramerate: 10, scaleResolutionDownBy: 1.0}];
 
 let peer = null;
 let ws = null;
 const trackSender = new Map();   // remote track id -> sender session id
 const audioBySender = new Map(); // sender session id -> <audio>
+const videoByTrack = new Map();  // remote track id -> <video>
+let screenShare = null;          // {stream, track, av1Sender}
 
 function fail(message) {
     log('error', message);
@@ -110,8 +132,16 @@ function upsert(sessionID, changes) {
     state.participants[sessionID] = Object.assign(p, changes);
 }
 
+// The AV1 codec capability, when the browser has one (what CallsClient
+// checks before it says av1Support).
+function av1Codec() {
+    const caps = window.RTCRtpReceiver && RTCRtpReceiver.getCapabilities
+        ? RTCRtpReceiver.getCapabilities('video') : null;
+    return caps ? caps.codecs.find((c) => c.mimeType.toLowerCase() === 'video/av1') || null : null;
+}
+
 function newPeer() {
-    const p = new RTCPeer({iceServers: [], logger});
+    const p = new RTCPeer({iceServers: [], logger, simulcast: params.get('simulcast') === '1'});
 
     p.on('offer', (desc) => {
         state.offers++;
@@ -156,6 +186,10 @@ function newPeer() {
     return p;
 }
 
+function epoch() {
+    return Date.now() / 1000;
+}
+
 function playStream(stream) {
     // RTCPeer emits 'stream' from its ontrack handler, which runs before our
     // own 'track' listener: look the sender up once that has run too.
@@ -165,6 +199,10 @@ function playStream(stream) {
 function attachStream(stream) {
     const track = stream.getTracks()[0];
     const sender = trackSender.get(track.id) || senderFromTrackEvent({track});
+    if (track.kind === 'video') {
+        attachVideo(stream, track, sender);
+        return;
+    }
     let el = audioBySender.get(sender);
     if (!el) {
         el = document.createElement('audio');
@@ -177,6 +215,67 @@ function attachStream(stream) {
     el.srcObject = stream;
     el.play().catch((err) => log('debug', `autoplay: ${err.message}`));
     log('info', `remote ${track.kind} track ${track.id} from ${sender}`);
+}
+
+// Remote video decodes into a muted <video>, one per track.
+function attachVideo(stream, track, sender) {
+    let el = videoByTrack.get(track.id);
+    if (!el) {
+        el = document.createElement('video');
+        el.autoplay = true;
+        el.muted = true;
+        el.playsInline = true;
+        el.width = 320;
+        el.dataset.session = sender;
+        el.dataset.track = track.id;
+        document.getElementById('video').appendChild(el);
+        videoByTrack.set(track.id, el);
+        state.remoteVideo.push(track.id);
+    }
+    el.srcObject = stream;
+    el.play().catch((err) => log('debug', `autoplay: ${err.message}`));
+    log('info', `remote video track ${track.id} from ${sender}`);
+}
+
+// CallsClient.setScreenStream, with RTCPeer 0.27.2 doing addStream.
+async function shareScreen() {
+    if (!peer) {
+        throw new Error('not connected');
+    }
+    const capture = await navigator.mediaDevices.getDisplayMedia({video: true, audio: false});
+    const track = capture.getVideoTracks()[0];
+    const stream = new MediaStream([track]);
+    screenShare = {stream, track, av1Sender: null};
+    state.screen = {streamID: stream.id, trackID: track.id, label: track.label,
+        settings: track.getSettings(), av1: false, at: epoch()};
+    send({action: 'screen_on', data: JSON.stringify({screenStreamID: stream.id})});
+    peer.addStream(stream);
+    const av1 = av1Codec();
+    if (state.av1Support && av1) {
+        // the AV1 copy of the same track; VP8 stays as the fallback
+        const trx = peer.pc.addTransceiver(track, {direction: 'sendonly',
+            sendEncodings: FallbackScreenEncodings, streams: [stream]});
+        trx.setCodecPreferences([av1]);
+        screenShare.av1Sender = trx.sender;
+        state.screen.av1 = true;
+    }
+    log('info', `sharing screen ${stream.id} (${track.label})`);
+    return state.screen;
+}
+
+// CallsClient.unshareScreen: removeTrack (renegotiates), then screen_off.
+function stopScreen() {
+    if (!screenShare) {
+        return;
+    }
+    peer.removeTrack(screenShare.track.id);
+    if (screenShare.av1Sender) {
+        peer.pc.removeTrack(screenShare.av1Sender);
+    }
+    screenShare.track.stop();
+    screenShare = null;
+    state.screen.stoppedAt = epoch();
+    send({action: 'screen_off'});
 }
 
 async function addMicrophone() {
@@ -200,6 +299,9 @@ function onWSMessage(ev) {
         return;
     }
     const data = msg.data || {};
+    if (msg.event && msg.event.startsWith('user_')) {
+        state.eventLog.push([epoch(), msg.event, data.session_id]);
+    }
     switch (msg.event) {
     case 'join':
         state.sessionID = data.session_id;
@@ -214,6 +316,9 @@ function onWSMessage(ev) {
         if (!peer) {
             fail('signal before join');
             break;
+        }
+        if (/^\{"type":"offer"/.test(data.data || '')) {
+            state.serverOffers.push(epoch());
         }
         peer.signal(data.data).catch((err) => fail(`signal: ${err.message || err}`));
         break;
@@ -256,9 +361,15 @@ function start() {
     log('info', `connecting to ${url}, room ${state.room}`);
     state.status = 'connecting';
     ws = new WebSocket(url);
+    // CallsClient says av1Support only when the browser can do AV1
+    state.av1Support = params.get('av1') === '1' && av1Codec() !== null;
     ws.onopen = () => {
         state.status = 'joining';
-        send({action: 'join', data: {channelID: state.room}});
+        const join = {channelID: state.room};
+        if (state.av1Support) {
+            join.av1Support = true;
+        }
+        send({action: 'join', data: join});
     };
     ws.onmessage = onWSMessage;
     ws.onerror = () => fail('websocket error');
@@ -341,6 +452,21 @@ window.harness = {
         return inboundAudio(report, (id) => trackSender.get(id) ||
             senderFromTrackEvent({track: {id}}));
     },
+    // Per remote video track: frames decoded, resolution, codec.
+    async videoStats() {
+        if (!peer) {
+            return [];
+        }
+        const report = await peer.getStats();
+        return inboundVideo(report, (id) => trackSender.get(id) ||
+            senderFromTrackEvent({track: {id}}));
+    },
+    // What we send: one entry per encoding (simulcast layer).
+    async outboundVideo() {
+        return peer ? outboundVideo(await peer.getStats()) : {encodings: []};
+    },
+    shareScreen,
+    stopScreen,
     // RTT of the data-channel ping in seconds (0.27.2: text ping/pong).
     rtt() {
         return peer ? peer.getRTT() : 0;
