@@ -251,7 +251,6 @@ ngx_calls_source_create(ngx_calls_session_t *s, ngx_calls_transceiver_t *tr,
     src->type = type;
     src->codec = codec;
     snprintf(src->rid, sizeof(src->rid), "%s", rid);
-    src->rate_start = now;
 
     ngx_calls_nack_rx_init(&src->rx, codec == NGX_CALLS_CODEC_OPUS ? 48000
                                                                    : 90000);
@@ -332,7 +331,8 @@ ngx_calls_source_destroy(ngx_calls_source_t *src, uint64_t now)
             sink->pending = NULL;
         }
 
-        if (sink->source != src) {
+        /* still forwarding another layer: nothing lost */
+        if (sink->source != NULL && sink->source != src) {
             continue;
         }
 
@@ -614,6 +614,7 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
     unsigned             level, voice;
     const uint8_t       *ext;
     ngx_calls_rtp_t      rtp;
+    ngx_calls_vp8_ids_t  vp8;
     ngx_calls_sink_t    *sink;
     ngx_calls_source_t  *src;
 
@@ -697,11 +698,19 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
 
     if (ngx_calls_track_is_video(src->type)) {
 
-        /* the rate of each layer decides which one a receiver can take */
+        /*
+         * The rate of each layer decides which one a receiver can take:
+         * measured over whole windows from the layer's first packet, as
+         * rtcd waits for its rate monitor's window.
+         */
+
+        if (src->rate_start == 0) {
+            src->rate_start = now;
+        }
 
         src->rate_bytes += len;
 
-        if (now >= src->rate_start + 1000) {
+        if (now >= src->rate_start + NGX_CALLS_RATE_WINDOW) {
             src->rate_bps = (uint32_t) (src->rate_bytes * 8 * 1000
                                         / (now - src->rate_start));
             src->rate_bytes = 0;
@@ -748,6 +757,20 @@ ngx_calls_call_rtp(ngx_calls_session_t *s, uint8_t *buf, size_t len,
                 sink->ts_delta = sink->last_ts + 1
                                  + (uint32_t) ((now - sink->last_time) * 90)
                                  - rtp.ts;
+
+                /*
+                 * VP8 picture ids and TL0PICIDX go on from the last ones
+                 * too: Chrome drops frames whose picture id looks old.
+                 */
+                if (sink->codec == NGX_CALLS_CODEC_VP8
+                    && ngx_calls_vp8_ids(buf + rtp.header_len,
+                                         rtp.payload_len, &vp8) == 0)
+                {
+                    sink->pic_delta = (uint16_t) (sink->last_pic + 1
+                                                  - vp8.picture_id);
+                    sink->tl0_delta = (uint8_t) (sink->last_tl0 + 1
+                                                 - vp8.tl0picidx);
+                }
             }
 
             ngx_calls_log(NGX_CALLS_LOG_DEBUG, "calls: session %s gets %s "
@@ -811,6 +834,13 @@ ngx_calls_call_forward(ngx_calls_sink_t *sink, const uint8_t *buf,
 
     ngx_calls_put16(out + 2, seq);
     ngx_calls_put32(out + 4, ts);
+
+    if (sink->codec == NGX_CALLS_CODEC_VP8) {
+        (void) ngx_calls_vp8_rewrite(out + n - rtp->payload_len
+                                     - rtp->pad_len, rtp->payload_len,
+                                     sink->pic_delta, sink->tl0_delta,
+                                     &sink->last_pic, &sink->last_tl0);
+    }
 
     /* a sequence number from before the switch stays behind */
     if (sink->started && (int16_t) (seq - sink->last_seq) > 0) {

@@ -82,6 +82,7 @@ typedef enum {
 
 
 #define NGX_CALLS_MAX_LAYERS         3        /* simulcast rids per m-line */
+#define NGX_CALLS_RATE_WINDOW        2000     /* ms, a layer's rate */
 
 
 /*
@@ -157,6 +158,10 @@ struct ngx_calls_sink_s {
     uint16_t                  last_seq;
     uint32_t                  last_ts;
     uint64_t                  last_time;
+    uint16_t                  pic_delta;      /* VP8 picture id */
+    uint16_t                  last_pic;
+    uint8_t                   tl0_delta;      /* VP8 TL0PICIDX */
+    uint8_t                   last_tl0;
 
     /* for our sender reports */
     uint32_t                  packets;
@@ -413,8 +418,20 @@ const char *ngx_calls_track_name(ngx_calls_track_e type);
 const char *ngx_calls_codec_mime(ngx_calls_codec_e codec);
 
 /* ngx_calls_video.c */
+typedef struct {
+    uint16_t                  picture_id;
+    uint8_t                   tl0picidx;
+    unsigned                  has_picture_id:1;
+    unsigned                  long_picture_id:1;   /* 15 bits, M set */
+    unsigned                  has_tl0picidx:1;
+} ngx_calls_vp8_ids_t;
+
 int ngx_calls_video_keyframe(ngx_calls_codec_e codec, const uint8_t *payload,
     size_t len);
+int ngx_calls_vp8_ids(const uint8_t *payload, size_t len,
+    ngx_calls_vp8_ids_t *ids);
+int ngx_calls_vp8_rewrite(uint8_t *payload, size_t len, uint16_t pic_delta,
+    uint8_t tl0_delta, uint16_t *last_pic, uint8_t *last_tl0);
 
 
 #endif /* _NGX_CALLS_SESSION_H_INCLUDED_ */

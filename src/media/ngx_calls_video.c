@@ -105,3 +105,104 @@ ngx_calls_av1_keyframe(const uint8_t *p, size_t len)
 
     return (p[0] & 0x08) && !(p[0] & 0x80);
 }
+
+
+/*
+ * The picture id (7 or 15 bits) and TL0PICIDX of a VP8 payload
+ * descriptor, where present.  0, or -1 when the descriptor has neither.
+ */
+
+int
+ngx_calls_vp8_ids(const uint8_t *p, size_t len, ngx_calls_vp8_ids_t *ids)
+{
+    size_t  i;
+
+    ids->has_picture_id = 0;
+    ids->long_picture_id = 0;
+    ids->has_tl0picidx = 0;
+    ids->picture_id = 0;
+    ids->tl0picidx = 0;
+
+    if (len < 2 || !(p[0] & 0x80)) {
+        return -1;
+    }
+
+    i = 2;
+
+    if (p[1] & 0x80) {
+        if (i >= len) {
+            return -1;
+        }
+
+        if (p[i] & 0x80) {
+            if (i + 1 >= len) {
+                return -1;
+            }
+
+            ids->picture_id = (uint16_t) (((p[i] & 0x7f) << 8) | p[i + 1]);
+            ids->long_picture_id = 1;
+            i += 2;
+
+        } else {
+            ids->picture_id = p[i] & 0x7f;
+            i++;
+        }
+
+        ids->has_picture_id = 1;
+    }
+
+    if (p[1] & 0x40) {
+        if (i >= len) {
+            return -1;
+        }
+
+        ids->tl0picidx = p[i];
+        ids->has_tl0picidx = 1;
+    }
+
+    return (ids->has_picture_id || ids->has_tl0picidx) ? 0 : -1;
+}
+
+
+/*
+ * Adds the deltas to the ids in place (modulo their widths) and notes
+ * the ids written, for the next re-basing.
+ */
+
+int
+ngx_calls_vp8_rewrite(uint8_t *p, size_t len, uint16_t pic_delta,
+    uint8_t tl0_delta, uint16_t *last_pic, uint8_t *last_tl0)
+{
+    size_t               i;
+    uint16_t             pic;
+    ngx_calls_vp8_ids_t  ids;
+
+    if (ngx_calls_vp8_ids(p, len, &ids) != 0) {
+        return -1;
+    }
+
+    i = 2;
+
+    if (ids.has_picture_id) {
+        if (ids.long_picture_id) {
+            pic = (uint16_t) ((ids.picture_id + pic_delta) & 0x7fff);
+            p[i] = (uint8_t) (0x80 | (pic >> 8));
+            p[i + 1] = (uint8_t) pic;
+            i += 2;
+
+        } else {
+            pic = (uint16_t) ((ids.picture_id + pic_delta) & 0x7f);
+            p[i] = (uint8_t) pic;
+            i++;
+        }
+
+        *last_pic = pic;
+    }
+
+    if (ids.has_tl0picidx) {
+        p[i] = (uint8_t) (ids.tl0picidx + tl0_delta);
+        *last_tl0 = p[i];
+    }
+
+    return 0;
+}
