@@ -69,15 +69,6 @@ our @FEATURES = qw(vad nack pli reports twcc simulcast av1
                    keyframe_inactive simulcast_switch simulcast_stop);
 
 our %MISSING = (
-    # t/055-chromium-video.t; this one fails only sometimes
-    simulcast_switch => 'server bug: a simulcast layer switch keeps RTP '
-               . 'sequence numbers and timestamps going but not the VP8 '
-               . 'picture id and TL0PICIDX; Chromium may drop the new '
-               . 'layer\'s frames until it asks for a keyframe (~3 s)',
-    simulcast_stop => 'server bug: when a simulcast share stops, receivers '
-               . 'on layer h move to l as h goes, then l goes and '
-               . 'ngx_calls_source_destroy skips them: no renegotiation, '
-               . 'the screen stays offered',
 );
 
 sub missing {
