@@ -192,6 +192,16 @@ ngx_calls_negotiate_queue(ngx_calls_session_t *s, ngx_calls_op_e type,
     op->queued = now;
     s->nops++;
 
+    if (type == NGX_CALLS_OP_RENEGOTIATE) {
+        /*
+         * Tracks often go together (a share's layers and its AV1 copy, a
+         * leaving user's screen and camera): the offer waits for the
+         * timer, after the events at hand, so that one covers them all.
+         */
+        ngx_calls_session_schedule(s, now);
+        return;
+    }
+
     ngx_calls_negotiate_next(s, now);
 }
 
@@ -286,8 +296,9 @@ ngx_calls_negotiate_timer(ngx_calls_session_t *s, uint64_t now)
         ngx_calls_stat(s, NGX_CALLS_STAT_ERROR, 1, "signaling_lock_timeout");
 
         s->lock = NGX_CALLS_LOCK_FREE;
-        ngx_calls_negotiate_next(s, now);
     }
+
+    ngx_calls_negotiate_next(s, now);
 }
 
 
