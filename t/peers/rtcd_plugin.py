@@ -20,8 +20,9 @@ close are recorded.
 
 Scenarios (each prints ONE JSON line with what it saw):
 
-  call      two participants in one call: audio both ways, screen on/off,
-            mute and unmute (forwarding stops and resumes), the plugin
+  call      two participants in one call: audio both ways, screen on/off
+            (one sharer at a time), mute and unmute (forwarding stops
+            and resumes), the plugin
             connection drops and comes back (sessions move to the new
             one), a third participant joins after that, the session
             routes, leave and close
@@ -502,10 +503,19 @@ async def scenario_call(emu):
     facts['session_p0'] = await emu.sessions('/' + p0.session_id)
     facts['session_unknown'] = await emu.sessions('/' + new_id())
 
-    # screen sharing: the engine has no video yet; the messages must
-    # reach p0's session (nginx logs the engine's answer to them)
-    await conn.send_rtc(p0.session_id, SCREEN_ON, b'{"screenStreamID":"screen-' + p0.session_id.encode() + b'"}')
+    # screen sharing: the messages must reach p0's session.  Nothing of
+    # them comes back to the plugin; what shows is the one sharer of a
+    # call: while p0 shares, a screen_on of p1 is refused (nginx logs why,
+    # naming p0); after p0's screen_off, p1's is taken and p0's refused
+    def screen(p):
+        return json.dumps({'screenStreamID': 'screen-' + p.session_id}).encode()
+
+    await conn.send_rtc(p0.session_id, SCREEN_ON, screen(p0))
+    await conn.send_rtc(p1.session_id, SCREEN_ON, screen(p1))    # refused
     await conn.send_rtc(p0.session_id, SCREEN_OFF)
+    await conn.send_rtc(p1.session_id, SCREEN_ON, screen(p1))    # taken
+    await conn.send_rtc(p0.session_id, SCREEN_ON, screen(p0))    # refused
+    await conn.send_rtc(p1.session_id, SCREEN_OFF)
 
     # mute: nothing of p0 reaches p1, then it does again
     await asyncio.sleep(1)
