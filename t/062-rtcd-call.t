@@ -122,14 +122,11 @@ for my $me (qw(p0 p1)) {
 is_deeply($r->{unrouted}, [], 'nothing for sessions the plugin does not '
                               . 'know');
 
-# voice activity: the engine does not detect it yet (the plugin path is
-# ready: vad messages would come as rtc.Message type 7/8, no data)
+# voice activity: vad messages (rtc.Message type 7/8, no data) for the
+# speaker in bursts, on the connection that carries its session
 
-TODO: {
-    local $TODO = 'the media engine emits no voice activity yet';
-    cmp_ok(scalar @{ $p->{p0}{vad} // [] }, '>', 0,
-           'vad for the speaker in bursts');
-}
+cmp_ok(scalar @{ $p->{p0}{vad} // [] }, '>', 0,
+       'vad for the speaker in bursts');
 
 # /metrics: Prometheus' parser reads it; rtcd's families say what happened
 
