@@ -510,6 +510,17 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
         l->ls = &ls[i];
         l->wildcard = ls[i].wildcard;
 
+        /*
+         * Every worker adds its listeners in the same order (with
+         * reuseport each has its own socket of each listen), so an index
+         * names the same address in all of them: a datagram handed to the
+         * home worker of its session is answered from there.
+         */
+
+        if (ngx_calls_listener_add(&l->listener) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         if (l->wildcard) {
             on = 1;
 
