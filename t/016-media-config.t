@@ -9,7 +9,7 @@ use Test::More;
 
 my $media = <<'END';
     server {
-        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp reuseport;
         calls_media;
         %EXTRA%
     }

@@ -216,6 +216,9 @@ typedef struct {
     struct ngx_calls_dtls_ctx_s  *dtls;
     void                     *media;         /* the calls_media server */
 
+    /* a media UDP listen without reuseport: its workers share a socket */
+    ngx_str_t                 media_shared;
+
     /* packets kept per video SSRC for NACK (calls_nack_buffer_size) */
     ngx_uint_t                nack_buffer_size;
 

@@ -118,12 +118,32 @@ ngx_calls_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_calls_conf_t *ccf = conf;
 
     char                 err[256];
+    ngx_core_conf_t     *core;
     ngx_pool_cleanup_t  *cln;
 
     ngx_conf_init_size_value(ccf->zone_size, NGX_CALLS_ZONE_SIZE);
 
     if (ccf->media) {
         ccf->zone = 1;
+    }
+
+    /*
+     * Workers that share one socket read each other's datagrams in any
+     * order: a client's DTLS could reach its call's worker before the
+     * STUN check that another worker handed over.  With reuseport the
+     * kernel keeps a client's address on one worker.
+     */
+
+    core = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    if (ccf->media_shared.len && core->master && core->worker_processes > 1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "calls_media with %i worker processes needs "
+                      "\"reuseport\" on its UDP listen: "
+                      "\"listen %V udp reuseport;\"",
+                      core->worker_processes, &ccf->media_shared);
+        return NGX_CONF_ERROR;
     }
 
     if (ccf->zone) {

@@ -1046,6 +1046,10 @@ ngx_stream_calls_postconfiguration(ngx_conf_t *cf)
 
         udp++;
 
+        if (!lsn[i].reuseport && ccf->media_shared.len == 0) {
+            ccf->media_shared = lsn[i].addr_text;
+        }
+
         /*
          * The media listener is read by us, not by nginx's UDP sessions:
          * it cannot serve another stream server on the same port.
