@@ -27,6 +27,11 @@ refused('a calls zone size that is no size',
         stream_config => media(),
         qr/"calls_zone_size" directive invalid value/);
 
+refused('two workers and a media listen without reuseport',
+        stream_config => "server { listen 127.0.0.1:\$TEST_NGINX_MEDIA_PORT udp; calls_media; }",
+        workers => 2,
+        qr/calls_media with 2 worker processes needs "reuseport" on its UDP listen: "listen 127\.0\.0\.1:\d+ udp reuseport;"/);
+
 refused('calls_media without a UDP listen',
         stream_config => "server { listen 127.0.0.1:\$TEST_NGINX_MEDIA_PORT; calls_media; }",
         qr/calls_media needs a "listen \.\.\. udp"/);
