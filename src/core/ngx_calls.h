@@ -229,6 +229,14 @@ ngx_int_t ngx_calls_discover(ngx_log_t *log, struct sockaddr *server,
 void ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len,
     uint64_t arrival_us);
 
+/*
+ * ICE-TCP: whether a connection's path passed an ICE check and belongs to
+ * a live session (NGX_OK, else NGX_DECLINED); path_gone when the
+ * connection closes, so that nothing sends on it any more.
+ */
+ngx_int_t ngx_calls_path_bound(ngx_calls_path_t *path);
+void ngx_calls_path_gone(ngx_calls_path_t *path);
+
 /* the host candidates every session advertises (a copy is kept) */
 ngx_int_t ngx_calls_set_candidates(ngx_calls_candidate_t *cands,
     ngx_uint_t n);
