@@ -94,7 +94,7 @@ sub new {
 # with them)
 sub _remove_stale {
     for my $line (split /\n/, `ip netns list 2>/dev/null`) {
-        my ($name, $pid) = $line =~ /^(calls-t(\d+))\b/ or next;
+        my ($name, $pid) = $line =~ /^(calls-t(\d+))(?:\s|$)/ or next;
         next if $pid == $$ || kill(0, $pid);
         system("ip netns del $name >/dev/null 2>&1");
     }
