@@ -71,7 +71,10 @@ my $probe = q{
     print $u->send("\0\1\0\0") ? "udp sent\n" : "udp blocked\n";
     print $tcp ? "tcp connected\n" : "tcp failed: $!\n";
 };
-my $out = `@{[ join ' ', $ns->prefix ]} perl -e '$probe' $ip $port 2>&1`;
+open(my $fh, '-|', $ns->prefix, 'perl', '-e', $probe, $ip, $port)
+    or die "probe: $!";
+my $out = do { local $/; <$fh> };
+close $fh;
 like($out, qr/^udp blocked$/m, 'UDP is blocked in the client namespace');
 like($out, qr/^tcp connected$/m, 'TCP to the media port gets through');
 
