@@ -2,7 +2,8 @@
 #
 # The drop reasons expected are those of ngx_calls_counter_e in
 # src/media/ngx_calls_media.h (NGX_CALLS_CNT_DROP_<REASON>), so a new
-# counter there must show up here without editing this test.
+# counter there must show up here without editing this test; so are the
+# reasons ICE-TCP connections close (NGX_CALLS_CNT_TCP_CLOSED_<REASON>).
 
 use strict;
 use warnings;
@@ -11,18 +12,23 @@ use Test::Calls;
 
 run_tests();
 
-my @reasons;
+my (@reasons, @closed);
 {
     my $h = "$Test::Calls::Nginx::REPO/src/media/ngx_calls_media.h";
     open my $fh, '<', $h or BAIL_OUT("$h: $!");
     local $/;
     my $text = <$fh>;
 
-    @reasons = map { lc } grep { !/^(FIRST|LAST)$/ }
-               $text =~ /\bNGX_CALLS_CNT_DROP_(\w+)/g;
     my %seen;
-    @reasons = grep { !$seen{$_}++ } @reasons;
+    @reasons = grep { !$seen{$_}++ } map { lc } grep { !/^(FIRST|LAST)$/ }
+               $text =~ /\bNGX_CALLS_CNT_DROP_(\w+)/g;
+    @closed = grep { !$seen{"closed $_"}++ } map { lc }
+              grep { !/^(FIRST|LAST)$/ }
+              $text =~ /\bNGX_CALLS_CNT_TCP_CLOSED_(\w+)/g;
 }
+
+# the one metric that is not a counter
+my %gauges = (ngx_calls_tcp_connections => 1);
 
 ok(@reasons > 10, 'drop reasons found in the media header');
 
@@ -54,7 +60,8 @@ for my $line (split /\n/, $res->{body}) {
 
         push @errors, "$name before its HELP and TYPE"
             unless $help{$name} && $type{$name};
-        push @errors, "$name does not end in _total" unless $name =~ /_total$/;
+        push @errors, "$name does not end in _total"
+            unless $name =~ /_total$/ || $gauges{$name};
 
         my $key = defined $label ? "$label=$value" : '';
         push @errors, "$name\{$key\} twice" if exists $samples{$name}{$key};
@@ -66,8 +73,9 @@ for my $line (split /\n/, $res->{body}) {
 }
 
 is_deeply(\@errors, [], 'every line is HELP, TYPE or a sample, in order');
-is_deeply([grep { $type{$_} ne 'counter' } sort keys %type], [],
-          'every metric is a counter');
+is_deeply([grep { $type{$_} ne 'counter' } sort keys %type],
+          [sort keys %gauges], 'every metric is a counter but the gauges');
+is($type{ngx_calls_tcp_connections}, 'gauge', 'TCP connections open: gauge');
 
 is_deeply($samples{ngx_calls_packets_total},
           { 'direction=rx' => 0, 'direction=tx' => 0 },
@@ -85,6 +93,15 @@ for my $m (qw(ngx_calls_rtp_forwarded_total ngx_calls_stun_answered_total
 is_deeply($samples{ngx_calls_drops_total},
           { map { ("reason=$_" => 0) } @reasons },
           'every drop reason, zero');
+
+ok(@closed > 5, 'TCP close reasons found in the media header');
+is_deeply($samples{ngx_calls_tcp_closed_total},
+          { map { ("reason=$_" => 0) } @closed },
+          'TCP connections closed: every reason, zero');
+is_deeply($samples{ngx_calls_tcp_connections}, { '' => 0 },
+          'TCP connections open: zero');
+is_deeply($samples{ngx_calls_tcp_accepted_total}, { '' => 0 },
+          'TCP connections accepted: zero');
 
 my $head = http_request(method => 'HEAD', uri => '/metrics');
 is($head->{status}, 200, 'HEAD: 200');

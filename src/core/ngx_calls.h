@@ -177,6 +177,9 @@ ngx_int_t ngx_calls_session_configs(ngx_str_t *group, ngx_str_t *call_id,
 /* the media counters of every worker added up, NGX_CALLS_CNT_N slots */
 ngx_int_t ngx_calls_counters(uint64_t *sum);
 
+/* this worker's media counters (NULL without the calls zone) */
+uint64_t *ngx_calls_worker_counters(void);
+
 /* the worker processes: how many, and each one's calls and sessions */
 ngx_uint_t ngx_calls_workers(void);
 ngx_int_t ngx_calls_load(ngx_uint_t worker, ngx_uint_t *calls,
@@ -255,6 +258,20 @@ ngx_int_t ngx_calls_discover(ngx_log_t *log, struct sockaddr *server,
  */
 void ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len,
     uint64_t arrival_us);
+
+/*
+ * The worker whose session a STUN request names by its ufrag (it may be
+ * this one), or NGX_DECLINED when it names none.
+ */
+ngx_int_t ngx_calls_stun_home(u_char *buf, size_t len);
+
+/*
+ * ICE-TCP: whether a connection's path passed an ICE check and belongs to
+ * a live session (NGX_OK, else NGX_DECLINED); path_gone when the
+ * connection closes, so that nothing sends on it any more.
+ */
+ngx_int_t ngx_calls_path_bound(ngx_calls_path_t *path);
+void ngx_calls_path_gone(ngx_calls_path_t *path);
 
 /* the host candidates every session advertises (a copy is kept) */
 ngx_int_t ngx_calls_set_candidates(ngx_calls_candidate_t *cands,

@@ -146,6 +146,34 @@ ngx_calls_ufrag_home(const u_char *ufrag, size_t len)
 }
 
 
+ngx_int_t
+ngx_calls_stun_home(u_char *buf, size_t len)
+{
+    size_t                ulen;
+    ngx_int_t             home;
+    ngx_calls_stun_rc_e   why;
+    const uint8_t        *u;
+
+    if (len == 0 || !ngx_calls_is_stun(buf[0])) {
+        return NGX_DECLINED;
+    }
+
+    u = ngx_calls_stun_local_ufrag(buf, len, &ulen, &why);
+
+    if (u == NULL) {
+        return NGX_DECLINED;
+    }
+
+    home = ngx_calls_ufrag_home(u, ulen);
+
+    if (home == NGX_ERROR || (ngx_uint_t) home >= ngx_calls_dir_nslots()) {
+        return NGX_DECLINED;
+    }
+
+    return home;
+}
+
+
 void
 ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len,
     uint64_t arrival_us)

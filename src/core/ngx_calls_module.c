@@ -19,6 +19,7 @@
 
 #include "ngx_calls.h"
 #include "ngx_calls_bus.h"
+#include "ngx_calls_handoff.h"
 #include "ngx_calls_directory.h"
 #include "ngx_calls_dtls.h"
 #include "ngx_calls_route.h"
@@ -241,7 +242,12 @@ ngx_calls_init_module(ngx_cycle_t *cycle)
     ring = (n <= 16) ? NGX_CALLS_BUS_RING_DEFAULT
                      : NGX_CALLS_BUS_RING_DEFAULT / 4;
 
-    return ngx_calls_bus_init_module(cycle, n, ring);
+    if (ngx_calls_bus_init_module(cycle, n, ring) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* ICE-TCP connections move to the worker of their call */
+    return ccf->media ? ngx_calls_handoff_init_module(cycle, n) : NGX_OK;
 }
 
 

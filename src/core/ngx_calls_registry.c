@@ -822,12 +822,62 @@ ngx_calls_home_stun(ngx_calls_path_t *path, ngx_str_t *ufrag, u_char *buf,
 
     if (ngx_calls_session_input(e->session, path, buf, len, arrival_us,
                                 ngx_current_msec)
-        == NGX_CALLS_IN_NEW_PATH)
+        == NGX_CALLS_IN_NEW_PATH
+        && ngx_calls_add_path(e, path, ngx_calls_path_hash(path), via)
+           != NGX_OK
+        && path->tcp)
     {
-        (void) ngx_calls_add_path(e, path, ngx_calls_path_hash(path), via);
+        /* a connection we cannot find again must not stay in the engine */
+        ngx_calls_session_path_gone(e->session, path->transport,
+                                    ngx_current_msec);
     }
 
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_calls_path_bound(ngx_calls_path_t *path)
+{
+    ngx_calls_addr_node_t  *an;
+
+    an = ngx_calls_addr_lookup(path, ngx_calls_path_hash(path));
+
+    return (an && !an->entry->closed) ? NGX_OK : NGX_DECLINED;
+}
+
+
+void
+ngx_calls_path_gone(ngx_calls_path_t *path)
+{
+    ngx_uint_t                  i;
+    ngx_calls_addr_node_t      *an, **slot;
+    ngx_calls_session_entry_t  *e;
+
+    an = ngx_calls_addr_lookup(path, ngx_calls_path_hash(path));
+
+    if (an == NULL) {
+        return;
+    }
+
+    e = an->entry;
+
+    ngx_rbtree_delete(&ngx_calls_registry.paths, &an->node);
+
+    slot = e->paths.elts;
+
+    for (i = 0; i < e->paths.nelts; i++) {
+        if (slot[i] == an) {
+            slot[i] = slot[--e->paths.nelts];
+            break;
+        }
+    }
+
+    /* a closed session is still there until its destroy event runs */
+    if (e->session) {
+        ngx_calls_session_path_gone(e->session, path->transport,
+                                    ngx_current_msec);
+    }
 }
 
 

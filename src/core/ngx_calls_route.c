@@ -410,6 +410,17 @@ ngx_calls_counters(uint64_t *sum)
 }
 
 
+uint64_t *
+ngx_calls_worker_counters(void)
+{
+    if (ngx_calls_dir_nslots() <= ngx_worker) {
+        return NULL;
+    }
+
+    return ngx_calls_dir_slot(ngx_worker)->counters;
+}
+
+
 ngx_uint_t
 ngx_calls_workers(void)
 {

@@ -37,6 +37,8 @@ static u_char *ngx_http_calls_metrics_drops(u_char *p, u_char *end,
     uint64_t *counters);
 static u_char *ngx_http_calls_metrics_others(u_char *p, u_char *end,
     uint64_t *counters);
+static u_char *ngx_http_calls_metrics_tcp(u_char *p, u_char *end,
+    uint64_t *counters);
 static ngx_uint_t ngx_http_calls_metrics_known(ngx_calls_counter_e c);
 static ngx_uint_t ngx_http_calls_metrics_valid_name(const char *name);
 
@@ -170,6 +172,7 @@ ngx_http_calls_metrics_write(u_char *p, u_char *end, uint64_t *counters)
     }
 
     p = ngx_http_calls_metrics_others(p, end, counters);
+    p = ngx_http_calls_metrics_tcp(p, end, counters);
 
     return ngx_http_calls_metrics_drops(p, end, counters);
 }
@@ -195,7 +198,10 @@ ngx_http_calls_metrics_others(u_char *p, u_char *end, uint64_t *counters)
 
     for (c = 0; c < NGX_CALLS_CNT_DROP_FIRST; c++) {
 
-        if (ngx_http_calls_metrics_known(c)) {
+        if (ngx_http_calls_metrics_known(c)
+            || (c >= NGX_CALLS_CNT_TCP_ACCEPTED
+                && c < NGX_CALLS_CNT_TCP_CLOSED_LAST))
+        {
             continue;
         }
 
@@ -211,6 +217,62 @@ ngx_http_calls_metrics_others(u_char *p, u_char *end, uint64_t *counters)
         p = ngx_http_calls_metrics_family(p, end, (char *) metric,
                                           "Media engine counter.");
         p = ngx_slprintf(p, end, "%s %uL\n", metric, counters[c]);
+    }
+
+    return p;
+}
+
+
+/* ICE-TCP connections: open now, accepted, closed by reason */
+
+static u_char *
+ngx_http_calls_metrics_tcp(u_char *p, u_char *end, uint64_t *counters)
+{
+    uint64_t     closed;
+    ngx_uint_t   c;
+    const char  *name;
+
+    closed = 0;
+
+    for (c = NGX_CALLS_CNT_TCP_CLOSED_FIRST;
+         c < NGX_CALLS_CNT_TCP_CLOSED_LAST;
+         c++)
+    {
+        closed += counters[c];
+    }
+
+    p = ngx_slprintf(p, end, "# HELP ngx_calls_tcp_connections ICE-TCP "
+                     "connections of the media port open now.\n"
+                     "# TYPE ngx_calls_tcp_connections gauge\n"
+                     "ngx_calls_tcp_connections %uL\n",
+                     counters[NGX_CALLS_CNT_TCP_ACCEPTED] - closed);
+
+    p = ngx_http_calls_metrics_family(p, end, "ngx_calls_tcp_accepted_total",
+                                      "ICE-TCP connections accepted.");
+    p = ngx_slprintf(p, end, "ngx_calls_tcp_accepted_total %uL\n",
+                     counters[NGX_CALLS_CNT_TCP_ACCEPTED]);
+
+    p = ngx_http_calls_metrics_family(p, end, "ngx_calls_tcp_closed_total",
+                                      "ICE-TCP connections closed, by "
+                                      "reason.");
+
+    for (c = NGX_CALLS_CNT_TCP_CLOSED_FIRST;
+         c < NGX_CALLS_CNT_TCP_CLOSED_LAST;
+         c++)
+    {
+        name = ngx_calls_counter_name(c);
+
+        if (!ngx_http_calls_metrics_valid_name(name)) {
+            continue;
+        }
+
+        if (ngx_strncmp(name, "tcp_closed_", 11) == 0 && name[11] != '\0') {
+            name += 11;
+        }
+
+        p = ngx_slprintf(p, end,
+                         "ngx_calls_tcp_closed_total{reason=\"%s\"} %uL\n",
+                         name, counters[c]);
     }
 
     return p;

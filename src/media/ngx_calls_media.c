@@ -38,6 +38,15 @@ static const char  *ngx_calls_counter_names[NGX_CALLS_CNT_N] = {
     "nacks_sent",
     "keyframe_requests",
     "handed_over",
+    "tcp_handed_over",
+    "tcp_accepted",
+    "tcp_closed_peer",
+    "tcp_closed_bad_frame",
+    "tcp_closed_ice",
+    "tcp_closed_idle",
+    "tcp_closed_session",
+    "tcp_closed_error",
+    "tcp_closed_shutdown",
     "drop_unknown_proto",
     "drop_stun_malformed",
     "drop_stun_not_request",
@@ -56,7 +65,8 @@ static const char  *ngx_calls_counter_names[NGX_CALLS_CNT_N] = {
     "drop_send_failed",
     "drop_dc_malformed",
     "drop_rtx_missing",
-    "drop_bus_full"
+    "drop_bus_full",
+    "drop_tcp_framing"
 };
 
 

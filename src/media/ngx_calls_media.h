@@ -134,7 +134,20 @@ typedef enum {
     NGX_CALLS_CNT_HANDED_OVER,               /* datagrams sent to the home
                                                 worker of their session */
 
+    /* ICE-TCP connections of the media port, counted by the glue */
+    NGX_CALLS_CNT_TCP_HANDED_OVER,           /* moved to their call's worker */
+    NGX_CALLS_CNT_TCP_ACCEPTED,
+    NGX_CALLS_CNT_TCP_CLOSED_FIRST,
+    NGX_CALLS_CNT_TCP_CLOSED_PEER = NGX_CALLS_CNT_TCP_CLOSED_FIRST,
+    NGX_CALLS_CNT_TCP_CLOSED_BAD_FRAME,      /* frame length 0 or too big */
+    NGX_CALLS_CNT_TCP_CLOSED_ICE,            /* a frame dropped before ICE */
+    NGX_CALLS_CNT_TCP_CLOSED_IDLE,           /* no (whole) frame in time */
+    NGX_CALLS_CNT_TCP_CLOSED_SESSION,        /* its session ended */
+    NGX_CALLS_CNT_TCP_CLOSED_ERROR,          /* I/O error, no memory */
+    NGX_CALLS_CNT_TCP_CLOSED_SHUTDOWN,       /* the worker exits */
+
     NGX_CALLS_CNT_DROP_FIRST,
+    NGX_CALLS_CNT_TCP_CLOSED_LAST = NGX_CALLS_CNT_DROP_FIRST,
     NGX_CALLS_CNT_DROP_UNKNOWN_PROTO = NGX_CALLS_CNT_DROP_FIRST,
     NGX_CALLS_CNT_DROP_STUN_MALFORMED,
     NGX_CALLS_CNT_DROP_STUN_NOT_REQUEST,     /* not a Binding Request */
@@ -154,6 +167,7 @@ typedef enum {
     NGX_CALLS_CNT_DROP_DC_MALFORMED,
     NGX_CALLS_CNT_DROP_RTX_MISSING,          /* NACKed, no longer buffered */
     NGX_CALLS_CNT_DROP_BUS_FULL,             /* home worker's ring full */
+    NGX_CALLS_CNT_DROP_TCP_FRAMING,          /* RFC 4571 length 0 or too big */
     NGX_CALLS_CNT_DROP_LAST,
 
     NGX_CALLS_CNT_N = NGX_CALLS_CNT_DROP_LAST

@@ -1386,9 +1386,16 @@ ngx_calls_negotiate_candidates(ngx_calls_session_t *s)
     for (i = 0; i < s->ncands; i++) {
         c = &s->cands[i];
 
-        /* host candidates; UDP before TCP, then in configured order */
-        prio = (126u << 24) | ((uint32_t) (65535 - i - (c->tcp ? 1024 : 0))
-                               << 8) | 255;
+        /*
+         * Host candidates in configured order, UDP before TCP: a TCP
+         * one's local preference is RFC 6544's (2^13) * direction-pref
+         * + other-pref, with direction-pref 4 for passive, which keeps it
+         * below every UDP one's.
+         */
+        prio = (126u << 24)
+               | ((c->tcp ? (4u << 13) + (8191 - (uint32_t) i)
+                          : 65535 - (uint32_t) i) << 8)
+               | 255;
 
         foundation = 2166136261u;
         for (j = 0; c->addr[j]; j++) {

@@ -367,7 +367,10 @@ void
 ngx_calls_session_path_gone(ngx_calls_session_t *s, void *transport,
     uint64_t now)
 {
-    size_t  i;
+    size_t                 i;
+    ngx_calls_ice_path_t  *best;
+
+    ngx_calls_now = now;
 
     for (i = 0; i < s->npaths; /* void */) {
 
@@ -391,9 +394,28 @@ ngx_calls_session_path_gone(ngx_calls_session_t *s, void *transport,
         }
     }
 
-    if (s->selected == NULL && s->npaths > 0) {
-        ngx_calls_session_select(s, &s->paths[0], now);
+    if (s->selected || s->npaths == 0 || s->closed || s->close_pending) {
+        return;
     }
+
+    /*
+     * The selected path went with its connection: until the peer
+     * nominates another, send on the one it checked last, which it is
+     * most likely still using.
+     */
+
+    best = &s->paths[0];
+
+    for (i = 1; i < s->npaths; i++) {
+        if (s->paths[i].last_check > best->last_check) {
+            best = &s->paths[i];
+        }
+    }
+
+    ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: its selected "
+                  "path is gone, another one takes over", s->id);
+
+    ngx_calls_session_select(s, best, now);
 }
 
 

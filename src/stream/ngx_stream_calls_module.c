@@ -25,6 +25,8 @@
 #include <net/if.h>
 
 #include "ngx_calls.h"
+#include "ngx_calls_handoff.h"
+#include "ngx_stream_calls_tcp.h"
 
 
 #define NGX_STREAM_CALLS_BATCH     32
@@ -90,20 +92,24 @@ static ngx_int_t ngx_stream_calls_send(ngx_calls_listener_t *l,
     ngx_calls_path_t *path, u_char *buf, size_t len);
 static ngx_int_t ngx_stream_calls_candidates(ngx_cycle_t *cycle,
     ngx_stream_calls_srv_conf_t *cscf);
+static ngx_int_t ngx_stream_calls_add_candidates(ngx_array_t *cands,
+    ngx_stream_calls_srv_conf_t *cscf, ngx_array_t *locals, ngx_int_t override,
+    ngx_uint_t tcp);
 static ngx_array_t *ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
-    ngx_stream_calls_srv_conf_t *cscf);
+    ngx_stream_calls_srv_conf_t *cscf, int type);
 static ngx_int_t ngx_stream_calls_add_local(ngx_array_t *locals,
     ngx_pool_t *pool, struct sockaddr *sa, in_port_t port, ngx_uint_t first,
     ngx_uint_t listened, ngx_uint_t loopback);
 static ngx_str_t *ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf,
     ngx_str_t *local);
 static ngx_int_t ngx_stream_calls_add_candidate(ngx_array_t *cands,
-    ngx_str_t *addr, in_port_t port);
+    ngx_str_t *addr, in_port_t port, ngx_uint_t tcp);
 static ngx_int_t ngx_stream_calls_discover(ngx_conf_t *cf,
     ngx_stream_calls_srv_conf_t *cscf);
 static ngx_int_t ngx_stream_calls_ip(ngx_pool_t *pool, ngx_str_t *text,
     ngx_str_t *norm);
 static ngx_int_t ngx_stream_calls_init_process(ngx_cycle_t *cycle);
+static void ngx_stream_calls_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_stream_calls_postconfiguration(ngx_conf_t *cf);
 static void *ngx_stream_calls_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_stream_calls_merge_srv_conf(ngx_conf_t *cf, void *parent,
@@ -213,7 +219,7 @@ ngx_module_t  ngx_stream_calls_module = {
     ngx_stream_calls_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_stream_calls_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -229,17 +235,21 @@ static u_char            ngx_stream_calls_cmsg[NGX_STREAM_CALLS_BATCH][128];
 
 
 /*
- * A stream session reaches here only for ICE-TCP connections: UDP
- * datagrams never make sessions once the listener is taken over.
+ * A stream session reaches here only for ICE-TCP connections
+ * (ngx_stream_calls_tcp.c): UDP datagrams never make sessions once the
+ * listener is taken over.
  */
 
 static void
 ngx_stream_calls_handler(ngx_stream_session_t *s)
 {
+    if (s->connection->type == SOCK_STREAM) {
+        ngx_stream_calls_tcp_init(s);
+        return;
+    }
+
     ngx_log_error(NGX_LOG_INFO, s->connection->log, 0,
-                  "calls: %s connection on the media port closed: "
-                  "ICE-TCP is not supported yet",
-                  s->connection->type == SOCK_STREAM ? "TCP" : "UDP");
+                  "calls: UDP session on the media port closed");
 
     ngx_stream_finalize_session(s, NGX_STREAM_OK);
 }
@@ -571,7 +581,20 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
                       "in this worker");
     }
 
+    if (ngx_calls_handoff_init_process(cycle, ngx_stream_calls_tcp_adopt)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_stream_calls_candidates(cycle, cscf);
+}
+
+
+static void
+ngx_stream_calls_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_calls_handoff_exit_process();
 }
 
 
@@ -582,16 +605,15 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
  * address (an EXT/INT pair of calls_ice_host_override, or what STUN
  * discovery found); a plain calls_ice_host_override replaces them all.
  * The port override applies to external addresses (to every candidate
- * when nothing makes an address external).
+ * when nothing makes an address external).  The TCP listens give passive
+ * ICE-TCP candidates the same way, after the UDP ones.
  */
 
 static ngx_int_t
 ngx_stream_calls_candidates(ngx_cycle_t *cycle,
     ngx_stream_calls_srv_conf_t *cscf)
 {
-    in_port_t                  port;
     ngx_int_t                  override;
-    ngx_str_t                 *addr, *ext;
     ngx_uint_t                 i, j;
     ngx_array_t               *cands, *locals;
     ngx_calls_candidate_t     *c;
@@ -603,7 +625,8 @@ ngx_stream_calls_candidates(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    locals = ngx_stream_calls_locals(cycle->log, cycle->pool, cscf);
+    locals = ngx_stream_calls_locals(cycle->log, cycle->pool, cscf,
+                                     SOCK_DGRAM);
     if (locals == NULL) {
         return NGX_ERROR;
     }
@@ -636,44 +659,22 @@ ngx_stream_calls_candidates(ngx_cycle_t *cycle,
         }
     }
 
-    for (i = 0; i < locals->nelts; i++) {
+    if (ngx_stream_calls_add_candidates(cands, cscf, locals, override, 0)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-        if (cscf->override_addrs) {
-            if (!l[i].first) {
-                continue;
-            }
+    locals = ngx_stream_calls_locals(cycle->log, cycle->pool, cscf,
+                                     SOCK_STREAM);
+    if (locals == NULL) {
+        return NGX_ERROR;
+    }
 
-            port = (override != NGX_CONF_UNSET) ? (in_port_t) override
-                                                : l[i].port;
-            addr = cscf->override_addrs->elts;
-
-            for (j = 0; j < cscf->override_addrs->nelts; j++) {
-                if (ngx_stream_calls_add_candidate(cands, &addr[j], port)
-                    != NGX_OK)
-                {
-                    return NGX_ERROR;
-                }
-            }
-
-            continue;
-        }
-
-        ext = ngx_stream_calls_external(cscf, &l[i].text);
-
-        port = l[i].port;
-
-        if (override != NGX_CONF_UNSET
-            && (ext || (cscf->nat == NULL && cscf->discovered == NULL)))
-        {
-            port = (in_port_t) override;
-        }
-
-        if (ngx_stream_calls_add_candidate(cands, ext ? ext : &l[i].text,
-                                           port)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
+    if (ngx_stream_calls_add_candidates(cands, cscf, locals, override, 1)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (cands->nelts == 0) {
@@ -703,15 +704,73 @@ ngx_stream_calls_candidates(ngx_cycle_t *cycle,
 }
 
 
+static ngx_int_t
+ngx_stream_calls_add_candidates(ngx_array_t *cands,
+    ngx_stream_calls_srv_conf_t *cscf, ngx_array_t *locals, ngx_int_t override,
+    ngx_uint_t tcp)
+{
+    in_port_t                  port;
+    ngx_str_t                 *addr, *ext;
+    ngx_uint_t                 i, j;
+    ngx_stream_calls_local_t  *l;
+
+    l = locals->elts;
+
+    for (i = 0; i < locals->nelts; i++) {
+
+        if (cscf->override_addrs) {
+            if (!l[i].first) {
+                continue;
+            }
+
+            port = (override != NGX_CONF_UNSET) ? (in_port_t) override
+                                                : l[i].port;
+            addr = cscf->override_addrs->elts;
+
+            for (j = 0; j < cscf->override_addrs->nelts; j++) {
+                if (ngx_stream_calls_add_candidate(cands, &addr[j], port,
+                                                   tcp)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+            }
+
+            continue;
+        }
+
+        ext = ngx_stream_calls_external(cscf, &l[i].text);
+
+        port = l[i].port;
+
+        if (override != NGX_CONF_UNSET
+            && (ext || (cscf->nat == NULL && cscf->discovered == NULL)))
+        {
+            port = (in_port_t) override;
+        }
+
+        if (ngx_stream_calls_add_candidate(cands, ext ? ext : &l[i].text,
+                                           port, tcp)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /*
- * The local addresses of the UDP listens (ICE-TCP is not served yet):
- * each listen address, or for a wildcard one the host's interfaces of its
- * family, loopback only with calls_ice_loopback.
+ * The local addresses of the listens of a type (SOCK_DGRAM, or
+ * SOCK_STREAM for ICE-TCP): each listen address, or for a wildcard one
+ * the host's interfaces of its family, loopback only with
+ * calls_ice_loopback.
  */
 
 static ngx_array_t *
 ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
-    ngx_stream_calls_srv_conf_t *cscf)
+    ngx_stream_calls_srv_conf_t *cscf, int type)
 {
     in_port_t              port;
     ngx_uint_t             i, first, lo;
@@ -728,7 +787,7 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
 
     for (i = 0; i < cscf->listen->nelts; i++) {
 
-        if (lsn[i].type == SOCK_STREAM) {
+        if (lsn[i].type != type) {
             continue;
         }
 
@@ -877,7 +936,7 @@ ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf, ngx_str_t *local)
 
 static ngx_int_t
 ngx_stream_calls_add_candidate(ngx_array_t *cands, ngx_str_t *addr,
-    in_port_t port)
+    in_port_t port, ngx_uint_t tcp)
 {
     ngx_calls_candidate_t  *c;
 
@@ -890,7 +949,7 @@ ngx_stream_calls_add_candidate(ngx_array_t *cands, ngx_str_t *addr,
     ngx_cpystrn((u_char *) c->addr, addr->data,
                 ngx_min(addr->len + 1, sizeof(c->addr)));
     c->port = port;
-    c->tcp = 0;
+    c->tcp = tcp;
 
     return NGX_OK;
 }
@@ -911,7 +970,7 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
     ngx_stream_calls_nat_t    *nat;
     ngx_stream_calls_local_t  *l;
 
-    locals = ngx_stream_calls_locals(cf->log, cf->pool, cscf);
+    locals = ngx_stream_calls_locals(cf->log, cf->pool, cscf, SOCK_DGRAM);
     if (locals == NULL) {
         return NGX_ERROR;
     }

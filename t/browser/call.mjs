@@ -19,6 +19,13 @@
 //   --min-packets N   inbound audio packets required per stream (100 = 2 s)
 //   --check-voice     also require that every page saw every other page
 //                     speaking (a user_voice_on event from the server's VAD)
+//   --remote N        N more participants that are not pages (aiortc
+//                     peers): every page must hear N sessions besides the
+//                     other pages
+//   --transport T     rtcpeer: every page's selected candidate pair must
+//                     be over T (udp or tcp), with bytes both ways, per
+//                     getStats()
+//   --browser-arg A   one more Chromium command-line argument (repeatable)
 //   --wav FILE        fake microphone (default: $BUILD/media/tone-440.wav,
 //                     made by t/media/make_wav.py when missing)
 //   --scenario S      audio (the default: the tests below), screen or av1
@@ -32,7 +39,9 @@
 // Tests, for a call: one per (listener, speaker) pair - page i received
 // audio from page j, i.e. inbound-rtp packetsReceived >= --min-packets and
 // totalAudioEnergy > 0 for the stream whose msid is page j's session id -
-// then one per page for the data-channel ping round trip; with
+// with --remote one per page for the other participants, then one per
+// page for the data-channel ping round trip; with --transport one per
+// page for the selected candidate pair; with
 // --check-voice one per pair for user_voice_on; for the web client (2+
 // pages) three for the microphone button: page 1 mutes and page 2 sees
 // user_muted; page 1 unmutes with no new offer (replaceTrack) and page 2
@@ -65,7 +74,7 @@ function usage(msg) {
 function parseArgs(argv) {
     const opt = {pages: 2, room: null, seconds: 30, client: 'rtcpeer', ws: null,
         minPackets: 100, wav: null, selftest: false, checkVoice: false, url: null,
-        scenario: 'audio'};
+        scenario: 'audio', remote: 0, transport: null, browserArgs: []};
     const positional = [];
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
@@ -86,6 +95,9 @@ function parseArgs(argv) {
         case '--selftest': opt.selftest = true; break;
         case '--check-voice': opt.checkVoice = true; break;
         case '--scenario': opt.scenario = value(); break;
+        case '--remote': opt.remote = Number(value()); break;
+        case '--transport': opt.transport = value(); break;
+        case '--browser-arg': opt.browserArgs.push(value()); break;
         case '-h': case '--help': usage(); break;
         default:
             if (a.startsWith('--')) {
@@ -107,6 +119,10 @@ function parseArgs(argv) {
     if (!['audio', 'screen', 'av1'].includes(opt.scenario)) usage('scenario: audio, screen or av1');
     if (opt.scenario === 'av1' && opt.client !== 'rtcpeer') usage('av1: rtcpeer client only');
     if (!(opt.minPackets >= 1)) usage('min-packets: >= 1');
+    if (!Number.isInteger(opt.remote) || opt.remote < 0) usage('remote: >= 0');
+    if (opt.transport !== null && (!['udp', 'tcp'].includes(opt.transport) || opt.client !== 'rtcpeer')) {
+        usage('transport: udp or tcp, rtcpeer client only');
+    }
     if (opt.room === null) {
         opt.room = `t-${process.pid}-${Date.now().toString(36)}`;
     }
@@ -154,7 +170,7 @@ function ensureWav(file, generated = true) {
     }
 }
 
-async function launch(wav) {
+async function launch(wav, extraArgs = []) {
     const {chromium} = await import('playwright-core');
     // launch() runs Chromium with a fresh temporary profile (user-data-dir)
     // that Playwright deletes when the browser closes.
@@ -177,6 +193,7 @@ async function launch(wav) {
             // remote <audio> must play without a click; Chromium computes
             // the inbound audio level (totalAudioEnergy) of played audio
             '--autoplay-policy=no-user-gesture-required',
+            ...extraArgs,
         ],
     });
 }
@@ -251,6 +268,46 @@ function heard(snap, from, minPackets) {
     return !!s && s.packetsReceived >= minPackets && s.totalAudioEnergy > 0;
 }
 
+// sessions heard that are not pages (--remote)
+function heardRemote(snap, pageIDs, minPackets) {
+    return Object.keys(snap.stats).filter((id) => !pageIDs.includes(id) &&
+        heard(snap, id, minPackets));
+}
+
+// The selected candidate pair of an rtcpeer page, from getStats().
+async function selectedPair(p) {
+    return p.page.evaluate(async () => {
+        const pc = window.harness.peer && window.harness.peer.pc;
+        if (!pc) {
+            return null;
+        }
+        const report = await pc.getStats();
+        let pair = null;
+        report.forEach((s) => {
+            if (s.type === 'transport' && s.selectedCandidatePairId) {
+                pair = report.get(s.selectedCandidatePairId);
+            }
+        });
+        if (!pair) {
+            report.forEach((s) => {
+                if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') {
+                    pair = s;
+                }
+            });
+        }
+        if (!pair) {
+            return null;
+        }
+        const side = (id) => {
+            const c = report.get(id) || {};
+            return {protocol: c.protocol, type: c.candidateType, address: c.address,
+                port: c.port, tcpType: c.tcpType};
+        };
+        return {local: side(pair.localCandidateId), remote: side(pair.remoteCandidateId),
+            bytesSent: pair.bytesSent, bytesReceived: pair.bytesReceived};
+    });
+}
+
 function sawSpeaking(snap, from) {
     const p = snap.state.participants && snap.state.participants[from];
     return !!p && p.voiceOns > 0;
@@ -283,7 +340,7 @@ async function runCall(opt) {
     if (opt.client === 'rtcpeer') {
         await build();
     }
-    const browser = await launch(wav);
+    const browser = await launch(wav, opt.browserArgs);
     try {
         const url = pageURL(opt);
         tap.diag(`${opt.pages} ${opt.client} page(s) in room ${opt.room}: ${url}`);
@@ -321,6 +378,7 @@ async function runCall(opt) {
             const ids = snaps.map((s) => s.sessionID);
             const done = ids.every(Boolean) &&
                 pairs.every(([a, b]) => heard(snaps[a.index - 1], ids[b.index - 1], opt.minPackets)) &&
+                snaps.every((s) => heardRemote(s, ids, opt.minPackets).length >= opt.remote) &&
                 (!opt.checkVoice || pairs.every(([a, b]) => sawSpeaking(snaps[a.index - 1], ids[b.index - 1]))) &&
                 snaps.every((s) => s.rttMs > 0);
             if (done || errored || Date.now() > deadline) {
@@ -330,7 +388,8 @@ async function runCall(opt) {
         }
 
         const micTests = opt.client === 'web' && pages.length >= 2 ? 3 : 0;
-        console.log(`1..${pairs.length + pages.length + (opt.checkVoice ? pairs.length : 0) + micTests}`);
+        const perPage = 1 + (opt.remote ? 1 : 0) + (opt.transport ? 1 : 0);
+        console.log(`1..${pairs.length + pages.length * perPage + (opt.checkVoice ? pairs.length : 0) + micTests}`);
         for (const s of snaps) {
             tap.diag(`page ${snaps.indexOf(s) + 1}: session ${s.sessionID} status "${s.status}"` +
                 (s.errors.length ? ` errors ${JSON.stringify(s.errors)}` : ''));
@@ -343,9 +402,29 @@ async function runCall(opt) {
                 `page ${a.index} received audio from page ${b.index} ` +
                 `(packets=${s.packetsReceived}, energy=${Number(s.totalAudioEnergy).toFixed(4)})`);
         }
+        if (opt.remote) {
+            const ids = snaps.map((s) => s.sessionID);
+            for (const p of pages) {
+                const s = snaps[p.index - 1];
+                const got = heardRemote(s, ids, opt.minPackets);
+                tap.ok(got.length >= opt.remote, `page ${p.index} received audio from ${got.length} of ` +
+                    `${opt.remote} participant(s) that are not pages ` +
+                    `(${got.map((id) => `${id}: ${s.stats[id].packetsReceived} packets`).join(', ')})`);
+            }
+        }
         for (const p of pages) {
             const s = snaps[p.index - 1];
             tap.ok(s.rttMs > 0, `page ${p.index} data channel ping answered (rtt=${s.rttMs.toFixed(1)} ms)`);
+        }
+        if (opt.transport) {
+            for (const p of pages) {
+                const pair = await selectedPair(p);
+                const ok = !!pair && pair.local.protocol === opt.transport &&
+                    pair.remote.protocol === opt.transport &&
+                    pair.bytesSent > 0 && pair.bytesReceived > 0;
+                tap.ok(ok, `page ${p.index}: the selected candidate pair is over ${opt.transport} ` +
+                    `(${JSON.stringify(pair)})`);
+            }
         }
         if (opt.checkVoice) {
             for (const [a, b] of pairs) {

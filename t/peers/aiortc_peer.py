@@ -11,7 +11,8 @@ answer with a new offer plus `unmute`, answers the server's offers
 (politely on collision), pings on `calls-dc` (msgpack Ping and the legacy
 text "ping"), sends Unlock after every answer but the first, and decodes
 every remote audio and video stream.  After SECONDS it prints ONE JSON
-line with what it saw, then leaves.
+line with what it saw, then leaves; SIGTERM ends the stay early, with the
+report as usual.
 
 Times in the report are Unix epoch seconds (so that the reports of several
 peers can be compared); `t0` is when the peer started.
@@ -888,6 +889,7 @@ class Peer:
         self.joined = asyncio.Event()
         self.dc_open = asyncio.Event()
         self.connected = asyncio.Event()
+        self.term = asyncio.Event()       # SIGTERM: leave now
         self.t0 = now()
         self.work = asyncio.Queue()      # SDP work, done strictly in order
         self.actions = asyncio.Queue()   # local changes, one at a time
@@ -1013,9 +1015,11 @@ class Peer:
             # stay in the call; the reader ends early only if the socket
             # closes, which is an error before the time is up
             stay = asyncio.ensure_future(asyncio.sleep(max(0.0, self.t0 + args.seconds - now())))
-            done, _ = await asyncio.wait([reader, stay, self.failed_future()],
+            term = asyncio.ensure_future(self.term.wait())
+            done, _ = await asyncio.wait([reader, stay, term, self.failed_future()],
                                          return_when=asyncio.FIRST_COMPLETED)
             stay.cancel()
+            term.cancel()
             if reader in done and self.protocol_error is None:
                 self.error('signaling WebSocket closed before the end', fatal=True)
 
@@ -1917,6 +1921,7 @@ def parse_args(argv):
 
 async def main_async(args):
     peer = Peer(args)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, peer.term.set)
     result = None
     status = 0
     try:

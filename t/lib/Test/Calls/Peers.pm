@@ -28,7 +28,8 @@ package Test::Calls::Peers;
 #   my @results = browser_call(url => "http://127.0.0.1:$port/t/",
 #                              args => ['--pages', 2]);
 #                                  # ([ok, name], ...) from the runner's TAP,
-#                                  # then {exit}, {output}
+#                                  # then {exit}, {output}; prefix => [...]
+#                                  # runs it under a command (ip netns exec)
 #
 #   timeline_count($stream->{packet_timeline}, $from, $to)
 #                                  # packets (or frames) in [from, to],
@@ -278,8 +279,8 @@ sub browser_call {
     my (%o) = @_;
 
     my $repo = repo_dir();
-    my @cmd = ('node', "$repo/t/browser/call.mjs", @{ $o{args} // [] },
-               $o{url});
+    my @cmd = (@{ $o{prefix} // [] }, 'node', "$repo/t/browser/call.mjs",
+               @{ $o{args} // [] }, $o{url});
 
     my $output = '';
     my $pid = open(my $fh, '-|');
