@@ -27,8 +27,9 @@ my (@reasons, @closed);
               $text =~ /\bNGX_CALLS_CNT_TCP_CLOSED_(\w+)/g;
 }
 
-# the one metric that is not a counter
-my %gauges = (ngx_calls_tcp_connections => 1);
+# the metrics that are not counters
+my %gauges = (ngx_calls_tcp_connections => 1, ngx_calls_worker_calls => 1,
+              ngx_calls_worker_sessions => 1);
 
 ok(@reasons > 10, 'drop reasons found in the media header');
 
@@ -55,8 +56,9 @@ for my $line (split /\n/, $res->{body}) {
         push @errors, "second TYPE for $1" if $type{$1};
         $type{$1} = $2;
 
-    } elsif ($line =~ /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(\w+)="([^"\\]*)"\})? (\d+)$/) {
-        my ($name, $label, $value, $n) = ($1, $2, $3, $4);
+    } elsif ($line =~ /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(\w+)="([^"\\]*)"((?:,\w+="[^"\\]*")*)\})? (\d+)$/) {
+        my ($name, $label, $value, $more, $n) = ($1, $2, $3, $4, $5);
+        $value .= $more // '';
 
         push @errors, "$name before its HELP and TYPE"
             unless $help{$name} && $type{$name};
@@ -76,6 +78,15 @@ is_deeply(\@errors, [], 'every line is HELP, TYPE or a sample, in order');
 is_deeply([grep { $type{$_} ne 'counter' } sort keys %type],
           [sort keys %gauges], 'every metric is a counter but the gauges');
 is($type{ngx_calls_tcp_connections}, 'gauge', 'TCP connections open: gauge');
+
+# one sample per worker, with its process id
+my $workers = $ENV{TEST_NGINX_WORKERS} || 2;
+for my $m (qw(ngx_calls_worker_calls ngx_calls_worker_sessions)) {
+    my @w = sort keys %{ $samples{$m} // {} };
+    is(scalar @w, $workers, "$m: a sample per worker");
+    ok(!grep({ !/^worker=\d+,pid="\d+"$/ } @w),
+       "$m: worker and pid labels") or diag(join " ", @w);
+}
 
 is_deeply($samples{ngx_calls_packets_total},
           { 'direction=rx' => 0, 'direction=tx' => 0 },

@@ -37,6 +37,7 @@ static u_char *ngx_http_calls_metrics_drops(u_char *p, u_char *end,
     uint64_t *counters);
 static u_char *ngx_http_calls_metrics_others(u_char *p, u_char *end,
     uint64_t *counters);
+static u_char *ngx_http_calls_metrics_workers(u_char *p, u_char *end);
 static u_char *ngx_http_calls_metrics_tcp(u_char *p, u_char *end,
     uint64_t *counters);
 static ngx_uint_t ngx_http_calls_metrics_known(ngx_calls_counter_e c);
@@ -139,8 +140,12 @@ ngx_http_calls_metrics_handler(ngx_http_request_t *r)
 size_t
 ngx_http_calls_metrics_size(void)
 {
-    /* two lines of family text and one sample line per counter at most */
-    return NGX_CALLS_CNT_N * 3 * NGX_HTTP_CALLS_METRIC_LINE;
+    /*
+     * two lines of family text and one sample line per counter at most,
+     * and two per worker
+     */
+    return (NGX_CALLS_CNT_N * 3 + 4 + ngx_calls_workers() * 2)
+           * NGX_HTTP_CALLS_METRIC_LINE;
 }
 
 
@@ -173,8 +178,41 @@ ngx_http_calls_metrics_write(u_char *p, u_char *end, uint64_t *counters)
 
     p = ngx_http_calls_metrics_others(p, end, counters);
     p = ngx_http_calls_metrics_tcp(p, end, counters);
+    p = ngx_http_calls_metrics_drops(p, end, counters);
 
-    return ngx_http_calls_metrics_drops(p, end, counters);
+    return ngx_http_calls_metrics_workers(p, end);
+}
+
+
+/* where the calls live: each worker process's calls and sessions */
+
+static u_char *
+ngx_http_calls_metrics_workers(u_char *p, u_char *end)
+{
+    ngx_pid_t   pid;
+    ngx_uint_t  i, n, k, calls, sessions;
+
+    static char  *names[] = { "ngx_calls_worker_calls",
+                              "ngx_calls_worker_sessions" };
+    static char  *helps[] = { "Calls whose home is this worker process.",
+                              "Sessions in this worker process." };
+
+    n = ngx_calls_workers();
+
+    for (k = 0; k < 2; k++) {
+        p = ngx_slprintf(p, end, "# HELP %s %s\n# TYPE %s gauge\n",
+                         names[k], helps[k], names[k]);
+
+        for (i = 0; i < n; i++) {
+            if (ngx_calls_load(i, &calls, &sessions, &pid) == NGX_OK) {
+                p = ngx_slprintf(p, end, "%s{worker=\"%ui\",pid=\"%P\"} "
+                                 "%ui\n", names[k], i, pid,
+                                 k ? sessions : calls);
+            }
+        }
+    }
+
+    return p;
 }
 
 

@@ -536,9 +536,7 @@ ngx_http_calls_rtcd_own(ngx_http_calls_rtcd_writer_t *w)
 {
     u_char        labels[64];
     uint64_t      counters[NGX_CALLS_CNT_N];
-    ngx_pid_t     pid;
     ngx_buf_t    *b;
-    ngx_uint_t    i, n, calls, sessions;
     ngx_chain_t  *cl;
 
     if (ngx_calls_counters(counters) == NGX_OK) {
@@ -560,30 +558,6 @@ ngx_http_calls_rtcd_own(ngx_http_calls_rtcd_writer_t *w)
 
         /* what follows goes to a new buffer */
         w->buf = NULL;
-    }
-
-    n = ngx_calls_workers();
-
-    ngx_http_calls_rtcd_family(w, "ngx_calls_worker_calls", "gauge",
-                               "Calls whose home is this worker process.");
-
-    for (i = 0; i < n; i++) {
-        if (ngx_calls_load(i, &calls, &sessions, &pid) == NGX_OK) {
-            ngx_snprintf(labels, sizeof(labels), "worker=\"%ui\"%Z", i);
-            ngx_http_calls_rtcd_sample(w, "ngx_calls_worker_calls",
-                                       (char *) labels, (double) calls);
-        }
-    }
-
-    ngx_http_calls_rtcd_family(w, "ngx_calls_worker_sessions", "gauge",
-                               "Sessions in this worker process.");
-
-    for (i = 0; i < n; i++) {
-        if (ngx_calls_load(i, &calls, &sessions, &pid) == NGX_OK) {
-            ngx_snprintf(labels, sizeof(labels), "worker=\"%ui\"%Z", i);
-            ngx_http_calls_rtcd_sample(w, "ngx_calls_worker_sessions",
-                                       (char *) labels, (double) sessions);
-        }
     }
 
     ngx_snprintf(labels, sizeof(labels), "worker=\"%ui\"%Z", ngx_worker);
