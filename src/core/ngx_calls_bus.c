@@ -84,6 +84,19 @@ typedef struct {
 static ngx_calls_bus_ring_t *ngx_calls_bus_ring(ngx_uint_t from,
     ngx_uint_t to);
 static void ngx_calls_bus_cleanup(void *data);
+
+
+/*
+ * What one cycle made, for its pool's cleanup: the master makes a new bus
+ * on a reload and then destroys the old cycle, whose cleanup must not
+ * touch the new one.
+ */
+typedef struct {
+    ngx_shm_t                    shm;
+    ngx_fd_t                    *doorbells;
+    ngx_uint_t                   workers;
+} ngx_calls_bus_made_t;
+
 static void ngx_calls_bus_read(ngx_event_t *ev);
 static ngx_uint_t ngx_calls_bus_drain(ngx_uint_t from, ngx_uint_t max);
 static void ngx_calls_bus_flush(ngx_event_t *ev);
@@ -100,8 +113,9 @@ ngx_int_t
 ngx_calls_bus_init_module(ngx_cycle_t *cycle, ngx_uint_t workers,
     size_t ring_size)
 {
-    ngx_uint_t           i;
-    ngx_pool_cleanup_t  *cln;
+    ngx_uint_t             i;
+    ngx_pool_cleanup_t    *cln;
+    ngx_calls_bus_made_t  *made;
 
     ngx_memzero(&ngx_calls_bus, sizeof(ngx_calls_bus_t));
 
@@ -115,14 +129,15 @@ ngx_calls_bus_init_module(ngx_cycle_t *cycle, ngx_uint_t workers,
 
     ngx_calls_bus.doorbells = ngx_pcalloc(cycle->pool,
                                           workers * sizeof(ngx_fd_t));
-    if (ngx_calls_bus.doorbells == NULL) {
+    made = ngx_pcalloc(cycle->pool, sizeof(ngx_calls_bus_made_t));
+    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+
+    if (ngx_calls_bus.doorbells == NULL || made == NULL || cln == NULL) {
         return NGX_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
-    if (cln == NULL) {
-        return NGX_ERROR;
-    }
+    cln->handler = ngx_calls_bus_cleanup;
+    cln->data = made;
 
     ngx_calls_bus.shm.size = workers * workers
                              * (sizeof(ngx_calls_bus_ring_t)
@@ -134,12 +149,14 @@ ngx_calls_bus_init_module(ngx_cycle_t *cycle, ngx_uint_t workers,
         return NGX_ERROR;
     }
 
+    made->shm = ngx_calls_bus.shm;
+
     for (i = 0; i < workers; i++) {
         ngx_calls_bus.doorbells[i] = -1;
     }
 
-    cln->handler = ngx_calls_bus_cleanup;
-    cln->data = &ngx_calls_bus;
+    made->doorbells = ngx_calls_bus.doorbells;
+    made->workers = workers;
 
     for (i = 0; i < workers; i++) {
         ngx_calls_bus.doorbells[i] = eventfd(0, EFD_NONBLOCK);
@@ -162,20 +179,20 @@ ngx_calls_bus_init_module(ngx_cycle_t *cycle, ngx_uint_t workers,
 static void
 ngx_calls_bus_cleanup(void *data)
 {
-    ngx_calls_bus_t *bus = data;
+    ngx_calls_bus_made_t *made = data;
 
     ngx_uint_t  i;
 
-    for (i = 0; i < bus->workers; i++) {
-        if (bus->doorbells[i] != -1) {
-            (void) close(bus->doorbells[i]);
-            bus->doorbells[i] = -1;
+    for (i = 0; i < made->workers; i++) {
+        if (made->doorbells[i] != -1) {
+            (void) close(made->doorbells[i]);
+            made->doorbells[i] = -1;
         }
     }
 
-    if (bus->shm.addr) {
-        ngx_shm_free(&bus->shm);
-        bus->shm.addr = NULL;
+    if (made->shm.addr) {
+        ngx_shm_free(&made->shm);
+        made->shm.addr = NULL;
     }
 }
 

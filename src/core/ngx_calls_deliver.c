@@ -75,6 +75,8 @@ static ngx_int_t ngx_calls_deliver_unpack(ngx_calls_dgram_t *d,
     ngx_calls_path_t *path);
 static void ngx_calls_deliver_forward(ngx_calls_path_t *path, u_char *buf,
     size_t len, uint64_t arrival_us, ngx_uint_t home, ngx_uint_t remember);
+static void ngx_calls_foreign_remember(ngx_calls_dgram_t *d,
+    ngx_uint_t home);
 static uint32_t ngx_calls_foreign_hash(ngx_calls_dgram_t *d);
 static ngx_calls_foreign_t *ngx_calls_foreign_lookup(ngx_calls_dgram_t *d,
     uint32_t hash);
@@ -263,13 +265,7 @@ static void
 ngx_calls_deliver_forward(ngx_calls_path_t *path, u_char *buf, size_t len,
     uint64_t arrival_us, ngx_uint_t home, ngx_uint_t remember)
 {
-    uint32_t              hash;
-    ngx_queue_t          *q;
-    ngx_calls_dgram_t     d;
-    ngx_calls_foreign_t  *f;
-    ngx_calls_deliver_t  *st;
-
-    st = &ngx_calls_deliver_state;
+    ngx_calls_dgram_t  d;
 
     if (ngx_calls_deliver_pack(path, arrival_us, &d) != NGX_OK) {
         ngx_calls_count(NGX_CALLS_CNT_RX_PACKETS, 1);
@@ -287,22 +283,34 @@ ngx_calls_deliver_forward(ngx_calls_path_t *path, u_char *buf, size_t len,
 
     ngx_calls_count(NGX_CALLS_CNT_HANDED_OVER, 1);
 
-    if (!remember) {
-        return;
+    if (remember) {
+        ngx_calls_foreign_remember(&d, home);
     }
+}
 
-    /*
-     * Any STUN request with a ufrag naming a worker gets here, checked
-     * or not (the home worker checks it): the table is bounded, the
-     * least recently used path makes room.
-     */
+
+/*
+ * Any STUN request with a ufrag naming a worker gets here, checked or not
+ * (the home worker checks it): the table is bounded, the least recently
+ * used path makes room.
+ */
+
+static void
+ngx_calls_foreign_remember(ngx_calls_dgram_t *d, ngx_uint_t home)
+{
+    uint32_t              hash;
+    ngx_queue_t          *q;
+    ngx_calls_foreign_t  *f;
+    ngx_calls_deliver_t  *st;
+
+    st = &ngx_calls_deliver_state;
 
     if (!st->ready) {
         ngx_calls_deliver_init();
     }
 
-    hash = ngx_calls_foreign_hash(&d);
-    f = ngx_calls_foreign_lookup(&d, hash);
+    hash = ngx_calls_foreign_hash(d);
+    f = ngx_calls_foreign_lookup(d, hash);
 
     if (f == NULL) {
 
@@ -317,7 +325,7 @@ ngx_calls_deliver_forward(ngx_calls_path_t *path, u_char *buf, size_t len,
             return;
         }
 
-        f->addr = d;
+        f->addr = *d;
         f->addr.arrival_us = 0;
         f->node.key = hash;
         ngx_rbtree_insert(&st->tree, &f->node);
@@ -372,6 +380,12 @@ ngx_calls_deliver_msg(ngx_uint_t from, ngx_calls_msg_e type, u_char *buf,
         return;
     }
 
+    if (type == NGX_CALLS_MSG_PATH_VIA) {
+        d.arrival_us = 0;
+        ngx_calls_foreign_remember(&d, from);
+        return;
+    }
+
     if (ngx_calls_deliver_unpack(&d, &path) != NGX_OK) {
         ngx_calls_count(NGX_CALLS_CNT_RX_PACKETS, 1);
         ngx_calls_count(NGX_CALLS_CNT_DROP_UNKNOWN_PATH, 1);
@@ -411,6 +425,37 @@ ngx_calls_deliver_path_gone(ngx_calls_path_t *path, ngx_uint_t via)
 
     /* lost when the ring is full: the entry then ages out */
     (void) ngx_calls_bus_send(via, NGX_CALLS_MSG_PATH_GONE, &d, sizeof(d),
+                              NULL, 0);
+}
+
+
+void
+ngx_calls_deliver_paths_ask(void)
+{
+    ngx_uint_t  i, n;
+
+    n = ngx_calls_dir_nslots();
+
+    for (i = 0; i < n; i++) {
+        if (i != ngx_worker) {
+            /* lost when the ring is full: the paths' next checks tell */
+            (void) ngx_calls_bus_send(i, NGX_CALLS_MSG_PATHS_ASK, NULL, 0,
+                                      NULL, 0);
+        }
+    }
+}
+
+
+void
+ngx_calls_deliver_path_via(ngx_calls_path_t *path, ngx_uint_t via)
+{
+    ngx_calls_dgram_t  d;
+
+    if (ngx_calls_deliver_pack(path, 0, &d) != NGX_OK) {
+        return;
+    }
+
+    (void) ngx_calls_bus_send(via, NGX_CALLS_MSG_PATH_VIA, &d, sizeof(d),
                               NULL, 0);
 }
 

@@ -40,7 +40,7 @@ ngx_calls_handoff_init_module(ngx_cycle_t *cycle, ngx_uint_t n)
 {
     ngx_uint_t                  i, k;
     ngx_pool_cleanup_t         *cln;
-    ngx_calls_handoff_state_t  *st;
+    ngx_calls_handoff_state_t  *st, *made;
 
     st = &ngx_calls_handoff_state;
     ngx_memzero(st, sizeof(ngx_calls_handoff_state_t));
@@ -59,14 +59,22 @@ ngx_calls_handoff_init_module(ngx_cycle_t *cycle, ngx_uint_t n)
         st->pairs[i][1] = (ngx_socket_t) -1;
     }
 
+    /*
+     * The cleanup gets a copy: on a reload the master destroys the old
+     * cycle after it made the new one, whose sockets must stay.
+     */
+
+    made = ngx_palloc(cycle->pool, sizeof(ngx_calls_handoff_state_t));
     cln = ngx_pool_cleanup_add(cycle->pool, 0);
-    if (cln == NULL) {
+
+    if (made == NULL || cln == NULL) {
         return NGX_ERROR;
     }
 
     st->workers = n;
+    *made = *st;
     cln->handler = ngx_calls_handoff_cleanup;
-    cln->data = st;
+    cln->data = made;
 
     for (i = 0; i < n; i++) {
         if (socketpair(AF_UNIX, SOCK_DGRAM, 0, st->pairs[i]) == -1) {

@@ -836,6 +836,34 @@ ngx_calls_home_stun(ngx_calls_path_t *path, ngx_str_t *ufrag, u_char *buf,
 }
 
 
+/* the paths whose datagrams come to worker via: it is new and asks */
+
+void
+ngx_calls_home_paths_via(ngx_uint_t via)
+{
+    ngx_rbtree_node_t      *node, *root, *sentinel;
+    ngx_calls_addr_node_t  *an;
+
+    root = ngx_calls_registry.paths.root;
+    sentinel = ngx_calls_registry.paths.sentinel;
+
+    if (root == NULL || root == sentinel || via == ngx_worker) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&ngx_calls_registry.paths, node))
+    {
+        an = (ngx_calls_addr_node_t *) node;
+
+        if (an->via == via && !an->entry->closed) {
+            ngx_calls_deliver_path_via(&an->path, via);
+        }
+    }
+}
+
+
 ngx_int_t
 ngx_calls_path_bound(ngx_calls_path_t *path)
 {

@@ -82,6 +82,8 @@ ngx_calls_route_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
+    ngx_calls_deliver_paths_ask();
+
     rt->ready = 1;
 
     return NGX_OK;
@@ -547,8 +549,15 @@ ngx_calls_route_bus(ngx_uint_t from, ngx_uint_t type, u_char *data,
 {
     ngx_calls_msg_t  m;
 
-    if (type == NGX_CALLS_MSG_DGRAM || type == NGX_CALLS_MSG_PATH_GONE) {
+    if (type == NGX_CALLS_MSG_DGRAM || type == NGX_CALLS_MSG_PATH_GONE
+        || type == NGX_CALLS_MSG_PATH_VIA)
+    {
         ngx_calls_deliver_msg(from, type, data, len);
+        return;
+    }
+
+    if (type == NGX_CALLS_MSG_PATHS_ASK) {
+        ngx_calls_home_paths_via(from);
         return;
     }
 

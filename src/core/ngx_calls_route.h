@@ -36,7 +36,9 @@ typedef enum {
     NGX_CALLS_MSG_ENDPOINT_CLOSED,           /* to every worker */
     NGX_CALLS_MSG_EVENT,                     /* to an endpoint's worker */
     NGX_CALLS_MSG_DGRAM,                     /* to the call's home */
-    NGX_CALLS_MSG_PATH_GONE                  /* home to the receiving one */
+    NGX_CALLS_MSG_PATH_GONE,                 /* home to the receiving one */
+    NGX_CALLS_MSG_PATHS_ASK,                 /* a new worker to every one */
+    NGX_CALLS_MSG_PATH_VIA                   /* home to the receiving one */
 } ngx_calls_msg_e;
 
 
@@ -115,6 +117,14 @@ void ngx_calls_deliver_msg(ngx_uint_t from, ngx_calls_msg_e type,
 
 /* a path of ours that came through worker via is gone */
 void ngx_calls_deliver_path_gone(ngx_calls_path_t *path, ngx_uint_t via);
+
+/*
+ * A worker new in its slot (its predecessor died) does not know which
+ * worker the datagrams it receives go to: the homes tell it again.
+ */
+void ngx_calls_deliver_paths_ask(void);
+void ngx_calls_deliver_path_via(ngx_calls_path_t *path, ngx_uint_t via);
+void ngx_calls_home_paths_via(ngx_uint_t via);
 
 /* an ICE ufrag of this worker starts with its number */
 void ngx_calls_ufrag_worker(u_char *ufrag);

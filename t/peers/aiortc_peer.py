@@ -861,6 +861,10 @@ class WsSignaling:
                 await peer.on_event(msg.get('event'), msg.get('data') or {})
         except websockets.ConnectionClosed as e:
             log.info('signaling closed: %s', e)
+        finally:
+            # a clean close (1000, 1001) ends the iteration without an error
+            if self.ws.close_code is not None:
+                peer.ws_close = f'{self.ws.close_code} {self.ws.close_reason}'.strip()
 
     async def close(self):
         if self.ws is not None:
@@ -900,6 +904,7 @@ class Peer:
         self.tasks = []
         self.errors = []
         self.protocol_error = None
+        self.ws_close = None                 # the server's close code and reason
         self.events = collections.defaultdict(list)
         self.event_log = []
         self.action_log = []
@@ -1021,7 +1026,8 @@ class Peer:
             stay.cancel()
             term.cancel()
             if reader in done and self.protocol_error is None:
-                self.error('signaling WebSocket closed before the end', fatal=True)
+                self.error('signaling WebSocket closed before the end'
+                           + (f' ({self.ws_close})' if self.ws_close else ''), fatal=True)
 
             self.leaving = True
             result = await self.collect()

@@ -171,11 +171,18 @@ sub start_nginx {
     return $t;
 }
 
+# expect => [qr/.../, ...]: bad lines the test caused on purpose
 sub stop_nginx {
+    my (%o) = @_;
+
     my $t = nginx();
     my $how = $t->stop;
 
     my @bad = Test::Calls::Nginx->bad_lines($t->error_log($LOG_MARK));
+
+    for my $re (@{ $o{expect} // [] }) {
+        @bad = grep { $_ !~ $re } @bad;
+    }
     $LOG_MARK = $t->log_size;
 
     Test::More::ok(!@bad, "error.log is clean (nginx stopped by $how)")
