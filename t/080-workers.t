@@ -22,7 +22,13 @@ use Time::HiRes qw(sleep time);
 local $ENV{TEST_NGINX_WORKERS} = 2
     if ($ENV{TEST_NGINX_WORKERS} // 2) < 2;
 
-my $t = start_call_nginx();
+my $t = start_call_nginx(stream_config => <<'END');
+    server {
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp reuseport;
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT;
+        calls_media;
+    }
+END
 my $url = 'ws://127.0.0.1:' . $t->port('http') . '/calls/ws';
 
 # --- two calls, a home worker each
@@ -45,18 +51,24 @@ $p{"one$_"} = aiortc_peer(url => $url, room => 'one', seconds => 14,
                           freq => 330 + 110 * $_)
     for 1 .. 3;
 
-my $w = wait_workers(sub {
-    my ($w) = @_;
-    return 0 + (grep { $_->{sessions} == 3 } values %$w);
-}, 10);
+# the log, not the metrics: an HTTP request could wait for the stopped one
+my $joined = 0;
+
+for (1 .. 100) {
+    my @j = $t->error_log =~ /calls signaling: session "\w+" joined call "\w+" \(channel "one"\)/g;
+    $joined = @j;
+    last if $joined >= 3;
+    sleep 0.1;
+}
 
 kill 'CONT', $victim;
+is($joined, 3, 'call one\'s clients joined while that worker was stopped');
 
 $p{"two$_"} = aiortc_peer(url => $url, room => 'two', seconds => 14,
                           freq => 770 + 110 * $_)
     for 1 .. 2;
 
-$w = wait_workers(sub {
+my $w = wait_workers(sub {
     my ($w) = @_;
     return 0 + (grep { $_->{sessions} == 3 } values %$w)
            && 0 + (grep { $_->{sessions} == 2 } values %$w);
@@ -101,7 +113,8 @@ for my $n (qw(one1 one2 one3)) {
 
         ok($s && $s->{frames} > 300 && $gap <= 10,
            "$n heard $o all along (" . ($s ? $s->{frames} : 0)
-           . " frames, longest silence " . $gap * 0.25 . ' s)')
+           . " frames from " . $first * 0.25 . " s, longest silence "
+           . $gap * 0.25 . ' s)')
             or diag('packets per 0.25 s: ' . join ',', @$c);
     }
 }
@@ -210,6 +223,47 @@ cmp_ok(delta('handed_over'), '>', 0,
        'some went through the other worker (' . delta('handed_over')
        . ' handed over)');
 is(delta('drops'), 0, 'nothing dropped');
+
+# ICE-TCP: whichever worker accepts a connection, it ends up in the
+# session's worker, which answers on it
+
+$before = counters();
+
+my @tcp = map {
+    IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                          PeerPort => $t->port('media'), Proto => 'tcp')
+        or die "tcp: $!"
+} 1 .. 16;
+
+for my $c (@tcp) {
+    my $req = stun_request(username => "$ufrag:cliU", password => $pwd);
+    $c->syswrite(pack('n', length $req) . $req);
+}
+
+my $tcp_ok = 0;
+
+for my $c (@tcp) {
+    my $buf = '';
+
+    while (length $buf < 2 || length $buf < 2 + unpack('n', $buf)) {
+        last unless IO::Select->new($c)->can_read(3);
+        last unless $c->sysread($buf, 4096, length $buf);
+    }
+
+    next unless length $buf >= 2;
+    my $m = stun_parse(substr($buf, 2, unpack('n', $buf)));
+    $tcp_ok++ if $m && $m->{class} == 2
+                 && $m->{xor_addr}[1] == $c->sockport;
+}
+
+$after = counters();
+
+is($tcp_ok, 16, 'a check on each of 16 TCP connections is answered on it');
+cmp_ok(delta('tcp_handed_over'), '>', 0,
+       'some connections moved to the session\'s worker ('
+       . delta('tcp_handed_over') . ')');
+is(delta('drops'), 0, 'nothing dropped');
+close $_ for @tcp;
 
 # --- bad input for the ended session: dropped, counted, nothing else
 
@@ -330,6 +384,8 @@ sub counters {
 
     $c{handed_over} = $1
         if $res->{body} =~ /^ngx_calls_handed_over_total (\d+)$/m;
+    $c{tcp_handed_over} = $1
+        if $res->{body} =~ /^ngx_calls_tcp_handed_over_total (\d+)$/m;
 
     while ($res->{body} =~ /^ngx_calls_drops_total\{reason="(\w+)"\} (\d+)$/mg) {
         $c{"drop_$1"} = $2;
