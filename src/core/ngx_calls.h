@@ -233,6 +233,9 @@ typedef struct {
 /* a directive of ours was used: the calls zone will be made */
 void ngx_calls_need_zone(ngx_conf_t *cf);
 
+/* a worker's start of the core: after the event modules' (see there) */
+ngx_int_t ngx_calls_init_process(ngx_cycle_t *cycle);
+
 
 /*
  * STUN discovery (when nginx reads its configuration): for each local

@@ -408,7 +408,7 @@ ngx_calls_bus_send(ngx_uint_t to, ngx_uint_t type, const void *hdr,
                 ngx_memcpy(p, data, piece - take);
             }
 
-        } else {
+        } else if (piece) {
             ngx_memcpy(p, data + (off - hlen), piece);
         }
 

@@ -796,5 +796,5 @@ ngx_calls_dir_strdup(u_char *dst, ngx_str_t *dstr, ngx_str_t *src)
     dstr->data = dst;
     dstr->len = src->len;
 
-    return ngx_cpymem(dst, src->data, src->len);
+    return src->len ? ngx_cpymem(dst, src->data, src->len) : dst;
 }

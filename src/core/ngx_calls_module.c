@@ -16,6 +16,7 @@
 
 #include <ngx_config.h>
 #include <ngx_core.h>
+#include <dlfcn.h>
 
 #include "ngx_calls.h"
 #include "ngx_calls_bus.h"
@@ -33,7 +34,6 @@ static void *ngx_calls_create_conf(ngx_cycle_t *cycle);
 static char *ngx_calls_init_conf(ngx_cycle_t *cycle, void *conf);
 static void ngx_calls_dtls_cleanup(void *data);
 static ngx_int_t ngx_calls_init_module(ngx_cycle_t *cycle);
-static ngx_int_t ngx_calls_init_process(ngx_cycle_t *cycle);
 static void ngx_calls_exit_process(ngx_cycle_t *cycle);
 
 
@@ -78,7 +78,7 @@ ngx_module_t  ngx_calls_module = {
     NGX_CORE_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_calls_init_module,                 /* init module */
-    ngx_calls_init_process,                /* init process */
+    NULL,                                  /* init process: see below */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_calls_exit_process,                /* exit process */
@@ -224,8 +224,19 @@ ngx_calls_init_module(ngx_cycle_t *cycle)
 {
     size_t             ring;
     ngx_uint_t         n;
+    Dl_info            info;
     ngx_core_conf_t   *core;
     ngx_calls_conf_t  *ccf;
+
+    /*
+     * A library loaded with us (libsrtp2's NSS) may leave a thread that
+     * still runs code of a mapping of ours when a worker exits and nginx
+     * unloads the module: it stays mapped until the process ends.
+     */
+
+    if (dladdr((void *) &ngx_calls_module, &info) && info.dli_fname) {
+        (void) dlopen(info.dli_fname, RTLD_LAZY|RTLD_NOLOAD|RTLD_NODELETE);
+    }
 
     ccf = (ngx_calls_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_calls_module);
 
@@ -251,7 +262,14 @@ ngx_calls_init_module(ngx_cycle_t *cycle)
 }
 
 
-static ngx_int_t
+/*
+ * A worker's start, called by the first of our HTTP modules: built into
+ * nginx (--add-module), a core module of ours comes before the event
+ * modules and would run before the timers, posted events and connections
+ * exist; HTTP modules come after them in either build.
+ */
+
+ngx_int_t
 ngx_calls_init_process(ngx_cycle_t *cycle)
 {
     ngx_calls_conf_t  *ccf;

@@ -368,7 +368,10 @@ ngx_calls_home_join(ngx_calls_msg_t *m)
 
     e->node.str.len = session_id.len;
     e->user_id.len = user_id.len;
-    ngx_memcpy(e->user_id.data, user_id.data, user_id.len);
+
+    if (user_id.len) {
+        ngx_memcpy(e->user_id.data, user_id.data, user_id.len);
+    }
 
     if (ngx_array_init(&e->paths, spool, 2, sizeof(ngx_calls_addr_node_t *))
         != NGX_OK)

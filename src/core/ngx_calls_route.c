@@ -457,7 +457,10 @@ ngx_calls_msg_set(ngx_calls_msg_id_t *id, ngx_str_t *s)
 {
     /* ids were checked against NGX_CALLS_MAX_ID before */
     id->len = (u_char) ngx_min(s->len, NGX_CALLS_MAX_ID);
-    ngx_memcpy(id->data, s->data, id->len);
+
+    if (id->len) {
+        ngx_memcpy(id->data, s->data, id->len);
+    }
 }
 
 
