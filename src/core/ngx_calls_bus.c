@@ -81,6 +81,18 @@ typedef struct {
 } ngx_calls_bus_t;
 
 
+/*
+ * What one cycle made for its bus, closed with that cycle's pool.  Not
+ * ngx_calls_bus itself: on a reload the master makes the new cycle's
+ * bus there, then destroys the old cycle's pool.
+ */
+typedef struct {
+    ngx_uint_t                   workers;
+    ngx_fd_t                    *doorbells;
+    ngx_shm_t                    shm;
+} ngx_calls_bus_made_t;
+
+
 static ngx_calls_bus_ring_t *ngx_calls_bus_ring(ngx_uint_t from,
     ngx_uint_t to);
 static void ngx_calls_bus_cleanup(void *data);
@@ -100,8 +112,9 @@ ngx_int_t
 ngx_calls_bus_init_module(ngx_cycle_t *cycle, ngx_uint_t workers,
     size_t ring_size)
 {
-    ngx_uint_t           i;
-    ngx_pool_cleanup_t  *cln;
+    ngx_uint_t             i;
+    ngx_pool_cleanup_t    *cln;
+    ngx_calls_bus_made_t  *made;
 
     ngx_memzero(&ngx_calls_bus, sizeof(ngx_calls_bus_t));
 
@@ -119,10 +132,13 @@ ngx_calls_bus_init_module(ngx_cycle_t *cycle, ngx_uint_t workers,
         return NGX_ERROR;
     }
 
-    cln = ngx_pool_cleanup_add(cycle->pool, 0);
+    cln = ngx_pool_cleanup_add(cycle->pool, sizeof(ngx_calls_bus_made_t));
     if (cln == NULL) {
         return NGX_ERROR;
     }
+
+    made = cln->data;
+    ngx_memzero(made, sizeof(ngx_calls_bus_made_t));
 
     ngx_calls_bus.shm.size = workers * workers
                              * (sizeof(ngx_calls_bus_ring_t)
@@ -138,8 +154,11 @@ ngx_calls_bus_init_module(ngx_cycle_t *cycle, ngx_uint_t workers,
         ngx_calls_bus.doorbells[i] = -1;
     }
 
+    made->workers = workers;
+    made->doorbells = ngx_calls_bus.doorbells;
+    made->shm = ngx_calls_bus.shm;
+
     cln->handler = ngx_calls_bus_cleanup;
-    cln->data = &ngx_calls_bus;
 
     for (i = 0; i < workers; i++) {
         ngx_calls_bus.doorbells[i] = eventfd(0, EFD_NONBLOCK);
@@ -162,20 +181,20 @@ ngx_calls_bus_init_module(ngx_cycle_t *cycle, ngx_uint_t workers,
 static void
 ngx_calls_bus_cleanup(void *data)
 {
-    ngx_calls_bus_t *bus = data;
+    ngx_calls_bus_made_t *made = data;
 
     ngx_uint_t  i;
 
-    for (i = 0; i < bus->workers; i++) {
-        if (bus->doorbells[i] != -1) {
-            (void) close(bus->doorbells[i]);
-            bus->doorbells[i] = -1;
+    for (i = 0; i < made->workers; i++) {
+        if (made->doorbells[i] != -1) {
+            (void) close(made->doorbells[i]);
+            made->doorbells[i] = -1;
         }
     }
 
-    if (bus->shm.addr) {
-        ngx_shm_free(&bus->shm);
-        bus->shm.addr = NULL;
+    if (made->shm.addr) {
+        ngx_shm_free(&made->shm);
+        made->shm.addr = NULL;
     }
 }
 
