@@ -8,8 +8,6 @@
 use strict;
 use warnings;
 
-use IO::Select;
-use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64;
 use Time::HiRes qw(sleep time);
@@ -480,44 +478,9 @@ sub idle_cpus {
 sub parallel {
     my ($n, $make) = @_;
 
-    my $sel = IO::Select->new;
-    my (%buf, %start);
-    my $t0 = time;
-
-    for (1 .. $n) {
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
-                                                  . $t->port('rtcd'),
-                                      Proto => 'tcp')
-            or die "connect: $!";
-        syswrite($s, $make->());
-        $sel->add($s);
-        $buf{$s} = '';
-    }
-
-    my @done;
-    my $deadline = time + 30 * Test::Calls::Nginx::time_factor();
-
-    while ($sel->count && time < $deadline) {
-        for my $s ($sel->can_read(1)) {
-            my $got = sysread($s, my $chunk, 65536);
-
-            if ($got) {
-                $buf{$s} .= $chunk;
-                next;
-            }
-
-            my ($status) = $buf{$s} =~ m{^HTTP/1\.1 (\d+)};
-            my ($worker) = $buf{$s} =~ /^X-Worker: (\d+)/mi;
-            my ($body) = $buf{$s} =~ /\r\n\r\n(.*)\z/s;
-
-            push @done, { status => $status // 0, body => $body // '',
-                          worker => $worker, at => time - $t0 };
-            $sel->remove($s);
-            close $s;
-        }
-    }
-
-    return @done;
+    return Test::Calls::HTTP::parallel(
+        port => $t->port('rtcd'), n => $n, make => $make,
+        timeout => 30 * Test::Calls::Nginx::time_factor());
 }
 
 sub max {

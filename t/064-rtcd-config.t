@@ -50,6 +50,9 @@ refused('a token expiry of 0', qr/"calls_rtcd_token_expiry" must be between/,
 refused('a hash rate of 0', qr/"calls_rtcd_auth_rate" must be between 1/,
         http_config => "calls_rtcd_auth_rate 0;\n" . $rtcd{http_config});
 
+refused('a cap of 0 tokens', qr/value must be between 1 and 1000000/,
+        http_config => "calls_rtcd_max_tokens 0;\n" . $rtcd{http_config});
+
 refused('an unknown thread pool', qr/unknown thread pool "nope"/,
         http_config => "calls_rtcd_thread_pool nope;\n"
                        . $rtcd{http_config});

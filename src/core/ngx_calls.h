@@ -213,6 +213,25 @@ struct ngx_calls_listener_s {
 ngx_int_t ngx_calls_listener_add(ngx_calls_listener_t *l);
 
 
+/*
+ * State other modules keep in the calls zone, one slot each: made when
+ * the zone is (in the master, once per cycle, before the workers start)
+ * by the module's init, which allocates from the zone's slab pool.
+ */
+typedef enum {
+    NGX_CALLS_ZONE_RTCD = 0,                 /* RTCD tokens, rate limit */
+    NGX_CALLS_ZONE_N
+} ngx_calls_zone_slot_e;
+
+typedef void *(*ngx_calls_zone_init_pt)(ngx_slab_pool_t *shpool,
+    void *data);
+
+typedef struct {
+    ngx_calls_zone_init_pt    init;
+    void                     *data;
+} ngx_calls_zone_data_t;
+
+
 typedef struct {
     ngx_str_t                 certificate;
     ngx_str_t                 certificate_key;
@@ -227,6 +246,7 @@ typedef struct {
 
     size_t                    zone_size;     /* calls_zone_size */
     ngx_uint_t                zone;          /* a module of ours needs it */
+    ngx_calls_zone_data_t     zone_data[NGX_CALLS_ZONE_N];
 } ngx_calls_conf_t;
 
 
@@ -235,6 +255,13 @@ void ngx_calls_need_zone(ngx_conf_t *cf);
 
 /* a worker's start of the core: after the event modules' (see there) */
 ngx_int_t ngx_calls_init_process(ngx_cycle_t *cycle);
+
+/*
+ * The calls zone will be made, with init's state in slot (see
+ * ngx_calls_dir_data()); data is of this cycle's configuration.
+ */
+void ngx_calls_zone_data_add(ngx_conf_t *cf, ngx_calls_zone_slot_e slot,
+    ngx_calls_zone_init_pt init, void *data);
 
 
 /*

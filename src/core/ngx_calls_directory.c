@@ -43,6 +43,7 @@ typedef struct {
     ngx_rbtree_node_t         sessions_sentinel;
     ngx_uint_t                nslots;
     ngx_calls_slot_t         *slots;
+    void                     *data[NGX_CALLS_ZONE_N];
 } ngx_calls_dir_sh_t;
 
 
@@ -115,12 +116,15 @@ ngx_calls_dir_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_cycle_t         *cycle;
     ngx_core_conf_t     *ccf;
     ngx_slab_pool_t     *shpool;
+    ngx_calls_conf_t    *conf;
     ngx_calls_dir_sh_t  *sh;
 
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
     cycle = zone->data;
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+    conf = (ngx_calls_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                             ngx_calls_module);
 
     n = (ccf->master && ccf->worker_processes > 0) ? ccf->worker_processes
                                                    : 1;
@@ -146,6 +150,25 @@ ngx_calls_dir_init_zone(ngx_shm_zone_t *zone, void *data)
     for (i = 0; i < n; i++) {
         sh->slots[i].stats = ngx_calls_stats_create(shpool);
         if (sh->slots[i].stats == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    /*
+     * other modules' state, made here so that every worker finds it: no
+     * worker of this cycle runs yet
+     */
+
+    for (i = 0; i < NGX_CALLS_ZONE_N; i++) {
+        sh->data[i] = NULL;
+
+        if (conf->zone_data[i].init == NULL) {
+            continue;
+        }
+
+        sh->data[i] = conf->zone_data[i].init(shpool,
+                                              conf->zone_data[i].data);
+        if (sh->data[i] == NULL) {
             return NGX_ERROR;
         }
     }
@@ -318,6 +341,13 @@ ngx_slab_pool_t *
 ngx_calls_dir_pool(void)
 {
     return ngx_calls_dir.shpool;
+}
+
+
+void *
+ngx_calls_dir_data(ngx_calls_zone_slot_e slot)
+{
+    return ngx_calls_dir.sh ? ngx_calls_dir.sh->data[slot] : NULL;
 }
 
 

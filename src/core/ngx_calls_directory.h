@@ -63,8 +63,15 @@ void ngx_calls_dir_orphans(ngx_log_t *log, ngx_calls_orphan_pt handler);
 ngx_uint_t ngx_calls_dir_nslots(void);
 ngx_calls_slot_t *ngx_calls_dir_slot(ngx_uint_t n);
 
-/* the zone's slab pool, for ngx_calls_stats.c */
+/* the zone's slab pool, for ngx_calls_stats.c and the zone's slots */
 ngx_slab_pool_t *ngx_calls_dir_pool(void);
+
+/*
+ * What the init of ngx_calls_zone_data_add() made in this cycle's zone
+ * (NULL: none), from ngx_calls_dir_init_process() on.  It is locked
+ * with the zone's mutex, ngx_calls_dir_pool()->mutex.
+ */
+void *ngx_calls_dir_data(ngx_calls_zone_slot_e slot);
 
 /*
  * A new session of j (ids checked by the caller; an empty call id with a

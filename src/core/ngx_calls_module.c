@@ -105,6 +105,7 @@ ngx_calls_create_conf(ngx_cycle_t *cycle)
      *     ccf->dtls = NULL;
      *     ccf->media = NULL;
      *     ccf->zone = 0;
+     *     ccf->zone_data = { { NULL, NULL } ... };
      */
 
     ccf->zone_size = NGX_CONF_UNSET_SIZE;
@@ -320,4 +321,18 @@ ngx_calls_need_zone(ngx_conf_t *cf)
     ccf = (ngx_calls_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
                                            ngx_calls_module);
     ccf->zone = 1;
+}
+
+
+void
+ngx_calls_zone_data_add(ngx_conf_t *cf, ngx_calls_zone_slot_e slot,
+    ngx_calls_zone_init_pt init, void *data)
+{
+    ngx_calls_conf_t  *ccf;
+
+    ccf = (ngx_calls_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_calls_module);
+    ccf->zone = 1;
+    ccf->zone_data[slot].init = init;
+    ccf->zone_data[slot].data = data;
 }

@@ -24,7 +24,8 @@
  *   ngx_http_calls_rtcd_module.c   directives, routes, JSON, /system
  *   ngx_http_calls_rtcd_auth.c     Basic, Bearer and admin authentication,
  *                                  bcrypt in a thread pool, rate limit,
- *                                  bearer tokens
+ *                                  bearer tokens (the last two in the
+ *                                  calls zone, for all workers)
  *   ngx_http_calls_rtcd_store.c    the registrations, in LMDB
  *   ngx_http_calls_rtcd_ws.c       the plugin WebSocket protocol
  *   ngx_http_calls_rtcd_metrics.c  /metrics with rtcd's names
@@ -52,6 +53,9 @@
 /* auth.authRequestsPerSecondPerCPU */
 #define NGX_HTTP_CALLS_RTCD_AUTH_RATE    12
 
+/* bearer tokens kept at most (one per client); rtcd has no bound */
+#define NGX_HTTP_CALLS_RTCD_MAX_TOKENS   4096
+
 
 typedef struct ngx_http_calls_rtcd_ctx_s  ngx_http_calls_rtcd_ctx_t;
 typedef struct ngx_http_calls_rtcd_job_s  ngx_http_calls_rtcd_job_t;
@@ -66,6 +70,7 @@ typedef struct {
     ngx_str_t                     admin_secret;  /* empty: no admin */
     u_char                        admin_digest[32];
     time_t                        token_expiry;
+    ngx_int_t                     max_tokens;
     ngx_int_t                     auth_rate;     /* hashes per second */
     ngx_str_t                     thread_pool_name;
 #if (NGX_THREADS)
@@ -172,8 +177,13 @@ ngx_int_t ngx_http_calls_rtcd_job(ngx_http_calls_rtcd_ctx_t *ctx,
     ngx_http_calls_rtcd_job_e op, ngx_str_t *id, ngx_str_t *key,
     ngx_str_t *hash, ngx_http_calls_rtcd_next_pt done, ngx_str_t *err);
 
-ngx_int_t ngx_http_calls_rtcd_login(ngx_str_t *client_id, ngx_str_t *token);
+/* a new token for the client (its last one ends); NGX_ERROR: logged */
+ngx_int_t ngx_http_calls_rtcd_login(ngx_str_t *client_id, ngx_str_t *token,
+    ngx_log_t *log);
 void ngx_http_calls_rtcd_logout(ngx_str_t *client_id);
+
+/* the tokens and the limiter in a new calls zone: data is the main conf */
+void *ngx_http_calls_rtcd_auth_zone(ngx_slab_pool_t *shpool, void *data);
 ngx_int_t ngx_http_calls_rtcd_auth_init(ngx_cycle_t *cycle);
 void ngx_http_calls_rtcd_auth_done(void);
 

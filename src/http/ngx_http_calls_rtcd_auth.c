@@ -19,8 +19,14 @@
  * fails.  Secrets are compared in constant time: the admin secret and
  * bearer tokens as SHA-256 digests, keys by crypt_r() and CRYPTO_memcmp().
  *
- * The limiter and the tokens are this process's; the functions below are
- * all that touch them, for a version in shared memory.
+ * The limiter and the tokens are in the calls zone, under its mutex, so
+ * that every worker sees the same: a token from any worker is good on
+ * all, and the rate is the whole server's, as rtcd's single process
+ * has it.  The zone is made anew for each cycle: tokens do not survive
+ * a reload (nor a restart, nor does rtcd keep them across one), and the
+ * plugin logs in again or, as it does, authenticates with Basic.
+ * Tokens are bounded: each expires, a client has one, and past
+ * calls_rtcd_max_tokens the oldest goes.
  */
 
 
@@ -31,6 +37,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "ngx_calls.h"
+#include "ngx_calls_directory.h"
 #include "ngx_http_calls_rtcd.h"
 
 
@@ -39,21 +47,38 @@
 
 typedef struct {
     ngx_rbtree_node_t           node;          /* key: digest bytes 0-3 */
+    ngx_queue_t                 queue;
     u_char                      digest[SHA256_DIGEST_LENGTH];
-    ngx_str_t                   client_id;
     ngx_msec_t                  expires;
+    size_t                      len;
+    u_char                      client_id[1];
 } ngx_http_calls_rtcd_token_t;
 
 
+/* in the calls zone */
 typedef struct {
     ngx_rbtree_t                tokens;
     ngx_rbtree_node_t           sentinel;
 
+    /*
+     * oldest first: the expiry is the same for all tokens of a cycle,
+     * so this is also the order in which they expire
+     */
+    ngx_queue_t                 queue;
+    ngx_uint_t                  ntokens;
+    ngx_uint_t                  max_tokens;
+    ngx_msec_t                  expiry;
+
     /* the limiter: when its next hash may start, ms; ms per hash */
     double                      next;
     double                      interval;
+} ngx_http_calls_rtcd_auth_sh_t;
 
-    unsigned                    ready:1;
+
+/* a worker's view of it */
+typedef struct {
+    ngx_slab_pool_t                *shpool;
+    ngx_http_calls_rtcd_auth_sh_t  *sh;
 } ngx_http_calls_rtcd_auth_t;
 
 
@@ -74,29 +99,55 @@ static void ngx_http_calls_rtcd_token_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_calls_rtcd_token_t *ngx_http_calls_rtcd_token_find(
     u_char *digest);
+static void ngx_http_calls_rtcd_token_drop(ngx_str_t *client_id);
 static void ngx_http_calls_rtcd_token_free(ngx_http_calls_rtcd_token_t *t);
 
 
 static ngx_http_calls_rtcd_auth_t  ngx_http_calls_rtcd_auth;
 
 
+/* in the master, when the cycle's calls zone is made */
+
+void *
+ngx_http_calls_rtcd_auth_zone(ngx_slab_pool_t *shpool, void *data)
+{
+    ngx_http_calls_rtcd_main_conf_t *rmcf = data;
+
+    ngx_http_calls_rtcd_auth_sh_t  *sh;
+
+    sh = ngx_slab_calloc(shpool, sizeof(ngx_http_calls_rtcd_auth_sh_t));
+    if (sh == NULL) {
+        return NULL;
+    }
+
+    ngx_rbtree_init(&sh->tokens, &sh->sentinel,
+                    ngx_http_calls_rtcd_token_insert);
+    ngx_queue_init(&sh->queue);
+
+    sh->max_tokens = rmcf->max_tokens;
+    sh->expiry = (ngx_msec_t) rmcf->token_expiry * 1000;
+    sh->interval = 1000.0 / (double) rmcf->auth_rate;
+    sh->next = 0;
+
+    return sh;
+}
+
+
 ngx_int_t
 ngx_http_calls_rtcd_auth_init(ngx_cycle_t *cycle)
 {
-    ngx_http_calls_rtcd_auth_t       *a;
-    ngx_http_calls_rtcd_main_conf_t  *rmcf;
+    ngx_http_calls_rtcd_auth_t  *a;
 
     a = &ngx_http_calls_rtcd_auth;
 
-    rmcf = ngx_http_cycle_get_module_main_conf(cycle,
-                                               ngx_http_calls_rtcd_module);
+    a->shpool = ngx_calls_dir_pool();
+    a->sh = ngx_calls_dir_data(NGX_CALLS_ZONE_RTCD);
 
-    ngx_rbtree_init(&a->tokens, &a->sentinel,
-                    ngx_http_calls_rtcd_token_insert);
-
-    a->interval = 1000.0 / (double) rmcf->auth_rate;
-    a->next = 0;
-    a->ready = 1;
+    if (a->shpool == NULL || a->sh == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "calls rtcd: no tokens in the calls zone");
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -105,21 +156,10 @@ ngx_http_calls_rtcd_auth_init(ngx_cycle_t *cycle)
 void
 ngx_http_calls_rtcd_auth_done(void)
 {
-    ngx_http_calls_rtcd_auth_t  *a;
+    /* the tokens are the zone's: they go with it, not with a worker */
 
-    a = &ngx_http_calls_rtcd_auth;
-
-    if (!a->ready) {
-        return;
-    }
-
-    while (a->tokens.root != a->tokens.sentinel) {
-        ngx_http_calls_rtcd_token_free((ngx_http_calls_rtcd_token_t *)
-                              ngx_rbtree_min(a->tokens.root,
-                                             a->tokens.sentinel));
-    }
-
-    a->ready = 0;
+    ngx_http_calls_rtcd_auth.shpool = NULL;
+    ngx_http_calls_rtcd_auth.sh = NULL;
 }
 
 
@@ -165,31 +205,64 @@ static void
 ngx_http_calls_rtcd_bearer(ngx_http_calls_rtcd_ctx_t *ctx, ngx_str_t *header)
 {
     u_char                        digest[SHA256_DIGEST_LENGTH];
+    u_char                        id[NGX_HTTP_CALLS_RTCD_MAX_CLIENT];
+    size_t                        len;
+    ngx_int_t                     rc;
+    ngx_http_calls_rtcd_auth_t   *a;
     ngx_http_calls_rtcd_token_t  *t;
+
+    a = &ngx_http_calls_rtcd_auth;
 
     SHA256(header->data + sizeof("Bearer ") - 1,
            header->len - (sizeof("Bearer ") - 1), digest);
 
+    if (a->sh == NULL) {
+        ngx_str_set(&ctx->auth_error, "authentication failed: token is "
+                    "invalid");
+        ctx->auth_done(ctx);
+        return;
+    }
+
+    len = 0;
+
+    ngx_shmtx_lock(&a->shpool->mutex);
+
     t = ngx_http_calls_rtcd_token_find(digest);
 
     if (t == NULL) {
-        ngx_str_set(&ctx->auth_error, "authentication failed: token is "
-                    "invalid");
+        rc = NGX_DECLINED;
 
     } else if ((ngx_msec_int_t) (ngx_current_msec - t->expires) >= 0) {
         ngx_http_calls_rtcd_token_free(t);
+        rc = NGX_ABORT;
+
+    } else {
+        /* the token may go once the lock is released: its ID is copied */
+        len = t->len;
+        ngx_memcpy(id, t->client_id, len);
+        rc = NGX_OK;
+    }
+
+    ngx_shmtx_unlock(&a->shpool->mutex);
+
+    if (rc == NGX_DECLINED) {
+        ngx_str_set(&ctx->auth_error, "authentication failed: token is "
+                    "invalid");
+
+    } else if (rc == NGX_ABORT) {
         ngx_str_set(&ctx->auth_error, "authentication failed: session is "
                     "expired");
 
     } else {
-        ctx->client_id.data = ngx_pstrdup(ctx->request->pool, &t->client_id);
+        ctx->client_id.data = ngx_pnalloc(ctx->request->pool, len);
         if (ctx->client_id.data == NULL) {
             ngx_str_set(&ctx->client_id, "");
             ngx_str_set(&ctx->auth_error, "authentication failed: out of "
                         "memory");
 
         } else {
-            ctx->client_id.len = t->client_id.len;
+            ngx_memcpy(ctx->client_id.data, id, len);
+            ctx->client_id.len = len;
             ctx->auth_status = NGX_HTTP_OK;
         }
     }
@@ -513,33 +586,52 @@ ngx_http_calls_rtcd_job(ngx_http_calls_rtcd_ctx_t *ctx,
 }
 
 
-/* rtcd's rate.Limiter(12 * NumCPU, 1) with a 10 s deadline */
+/*
+ * rtcd's rate.Limiter(12 * NumCPU, 1) with a 10 s deadline, one for all
+ * workers: each takes its turn from the zone
+ */
 
 static ngx_int_t
 ngx_http_calls_rtcd_limit(ngx_msec_t *wait)
 {
-    double                       now, delay;
-    ngx_http_calls_rtcd_auth_t  *a;
+    double                          now, delay;
+    ngx_int_t                       rc;
+    ngx_http_calls_rtcd_auth_t     *a;
+    ngx_http_calls_rtcd_auth_sh_t  *sh;
 
     a = &ngx_http_calls_rtcd_auth;
-    now = (double) ngx_current_msec;
+    sh = a->sh;
 
-    if (a->next <= now) {
-        a->next = now + a->interval;
-        *wait = 0;
-        return NGX_OK;
-    }
-
-    delay = a->next - now;
-
-    if (delay > NGX_HTTP_CALLS_RTCD_AUTH_WAIT) {
+    if (sh == NULL) {
         return NGX_DECLINED;
     }
 
-    a->next += a->interval;
-    *wait = (ngx_msec_t) delay + 1;
+    /* the monotonic clock of every worker is the system's */
+    now = (double) ngx_current_msec;
 
-    return NGX_OK;
+    ngx_shmtx_lock(&a->shpool->mutex);
+
+    if (sh->next <= now) {
+        sh->next = now + sh->interval;
+        *wait = 0;
+        rc = NGX_OK;
+
+    } else {
+        delay = sh->next - now;
+
+        if (delay > NGX_HTTP_CALLS_RTCD_AUTH_WAIT) {
+            rc = NGX_DECLINED;
+
+        } else {
+            sh->next += sh->interval;
+            *wait = (ngx_msec_t) delay + 1;
+            rc = NGX_OK;
+        }
+    }
+
+    ngx_shmtx_unlock(&a->shpool->mutex);
+
+    return rc;
 }
 
 
@@ -678,27 +770,29 @@ ngx_http_calls_rtcd_thread_done(ngx_event_t *ev)
 /* bearer tokens */
 
 ngx_int_t
-ngx_http_calls_rtcd_login(ngx_str_t *client_id, ngx_str_t *token)
+ngx_http_calls_rtcd_login(ngx_str_t *client_id, ngx_str_t *token,
+    ngx_log_t *log)
 {
-    u_char                            *p;
-    ngx_http_calls_rtcd_token_t       *t;
-    ngx_http_calls_rtcd_main_conf_t   *rmcf;
+    u_char                          evicted[NGX_HTTP_CALLS_RTCD_MAX_CLIENT];
+    u_char                          digest[SHA256_DIGEST_LENGTH];
+    size_t                          evicted_len;
+    ngx_uint_t                      n;
+    ngx_queue_t                    *q;
+    ngx_http_calls_rtcd_auth_t     *a;
+    ngx_http_calls_rtcd_token_t    *t, *old;
+    ngx_http_calls_rtcd_auth_sh_t  *sh;
 
-    /* one token per client: a new login ends the last one */
+    a = &ngx_http_calls_rtcd_auth;
+    sh = a->sh;
 
-    ngx_http_calls_rtcd_logout(client_id);
-
-    t = ngx_alloc(sizeof(ngx_http_calls_rtcd_token_t) + client_id->len,
-                  ngx_cycle->log);
-    if (t == NULL) {
+    if (sh == NULL || client_id->len == 0
+        || client_id->len > NGX_HTTP_CALLS_RTCD_MAX_CLIENT)
+    {
+        ngx_log_error(NGX_LOG_ALERT, log, 0,
+                      "calls rtcd: a token for a client ID of %uz bytes",
+                      client_id->len);
         return NGX_ERROR;
     }
-
-    p = (u_char *) t + sizeof(ngx_http_calls_rtcd_token_t);
-
-    t->client_id.data = p;
-    t->client_id.len = client_id->len;
-    ngx_memcpy(p, client_id->data, client_id->len);
 
     /* 32 characters of base64url: 192 random bits */
 
@@ -706,16 +800,66 @@ ngx_http_calls_rtcd_login(ngx_str_t *client_id, ngx_str_t *token)
                                ngx_http_calls_rtcd_base64url);
     token->len = NGX_HTTP_CALLS_RTCD_TOKEN_LEN;
 
-    SHA256(token->data, token->len, t->digest);
+    SHA256(token->data, token->len, digest);
 
-    rmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_calls_rtcd_module);
+    evicted_len = 0;
 
-    t->expires = ngx_current_msec + (ngx_msec_t) rmcf->token_expiry * 1000;
-    t->node.key = ((ngx_rbtree_key_t) t->digest[0] << 24)
-                  | (t->digest[1] << 16) | (t->digest[2] << 8) | t->digest[3];
+    ngx_shmtx_lock(&a->shpool->mutex);
 
-    ngx_rbtree_insert(&ngx_http_calls_rtcd_auth.tokens, &t->node);
+    /* one token per client: a new login ends the last one */
+
+    ngx_http_calls_rtcd_token_drop(client_id);
+
+    if (sh->ntokens >= sh->max_tokens) {
+        q = ngx_queue_head(&sh->queue);
+        old = ngx_queue_data(q, ngx_http_calls_rtcd_token_t, queue);
+
+        evicted_len = old->len;
+        ngx_memcpy(evicted, old->client_id, old->len);
+
+        ngx_http_calls_rtcd_token_free(old);
+    }
+
+    t = ngx_slab_alloc_locked(a->shpool,
+                              offsetof(ngx_http_calls_rtcd_token_t, client_id)
+                              + client_id->len);
+
+    if (t) {
+        ngx_memcpy(t->digest, digest, sizeof(digest));
+        ngx_memcpy(t->client_id, client_id->data, client_id->len);
+        t->len = client_id->len;
+
+        t->expires = ngx_current_msec + sh->expiry;
+        t->node.key = ((ngx_rbtree_key_t) digest[0] << 24)
+                      | (digest[1] << 16) | (digest[2] << 8) | digest[3];
+
+        ngx_rbtree_insert(&sh->tokens, &t->node);
+        ngx_queue_insert_tail(&sh->queue, &t->queue);
+        sh->ntokens++;
+    }
+
+    n = sh->ntokens;
+
+    ngx_shmtx_unlock(&a->shpool->mutex);
+
+    ngx_explicit_memzero(digest, sizeof(digest));
+
+    if (evicted_len) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "calls rtcd: %ui bearer tokens (calls_rtcd_max_tokens),"
+                      " the oldest, of client \"%*s\", is dropped",
+                      sh->max_tokens, evicted_len, evicted);
+    }
+
+    if (t == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "calls rtcd: no room for the bearer token of client "
+                      "\"%V\" in the calls zone, which holds %ui tokens "
+                      "and the calls: calls_zone_size is too small",
+                      client_id, n);
+        ngx_explicit_memzero(token->data, token->len);
+        return NGX_ERROR;
+    }
 
     return NGX_OK;
 }
@@ -724,28 +868,42 @@ ngx_http_calls_rtcd_login(ngx_str_t *client_id, ngx_str_t *token)
 void
 ngx_http_calls_rtcd_logout(ngx_str_t *client_id)
 {
-    ngx_rbtree_t                 *tree;
-    ngx_rbtree_node_t            *node, *next;
-    ngx_http_calls_rtcd_token_t  *t;
+    ngx_http_calls_rtcd_auth_t  *a;
 
-    tree = &ngx_http_calls_rtcd_auth.tokens;
+    a = &ngx_http_calls_rtcd_auth;
 
-    if (tree->root == tree->sentinel) {
+    if (a->sh == NULL) {
         return;
     }
 
-    /* rtcd scans its map too; expired tokens go on the way */
+    ngx_shmtx_lock(&a->shpool->mutex);
+    ngx_http_calls_rtcd_token_drop(client_id);
+    ngx_shmtx_unlock(&a->shpool->mutex);
+}
 
-    for (node = ngx_rbtree_min(tree->root, tree->sentinel);
-         node;
-         node = next)
+
+/* under the zone's mutex from here on */
+
+/* the client's token and, as rtcd scans its map too, expired ones */
+
+static void
+ngx_http_calls_rtcd_token_drop(ngx_str_t *client_id)
+{
+    ngx_queue_t                    *q, *next;
+    ngx_http_calls_rtcd_token_t    *t;
+    ngx_http_calls_rtcd_auth_sh_t  *sh;
+
+    sh = ngx_http_calls_rtcd_auth.sh;
+
+    for (q = ngx_queue_head(&sh->queue);
+         q != ngx_queue_sentinel(&sh->queue);
+         q = next)
     {
-        next = ngx_rbtree_next(tree, node);
-        t = (ngx_http_calls_rtcd_token_t *) node;
+        next = ngx_queue_next(q);
+        t = ngx_queue_data(q, ngx_http_calls_rtcd_token_t, queue);
 
-        if ((t->client_id.len == client_id->len
-             && ngx_strncmp(t->client_id.data, client_id->data,
-                            client_id->len) == 0)
+        if ((t->len == client_id->len
+             && ngx_strncmp(t->client_id, client_id->data, t->len) == 0)
             || (ngx_msec_int_t) (ngx_current_msec - t->expires) >= 0)
         {
             ngx_http_calls_rtcd_token_free(t);
@@ -761,15 +919,11 @@ ngx_http_calls_rtcd_token_find(u_char *digest)
     ngx_rbtree_node_t            *node, *sentinel;
     ngx_http_calls_rtcd_token_t  *t;
 
-    if (!ngx_http_calls_rtcd_auth.ready) {
-        return NULL;
-    }
-
     key = ((ngx_rbtree_key_t) digest[0] << 24) | (digest[1] << 16)
           | (digest[2] << 8) | digest[3];
 
-    node = ngx_http_calls_rtcd_auth.tokens.root;
-    sentinel = ngx_http_calls_rtcd_auth.tokens.sentinel;
+    node = ngx_http_calls_rtcd_auth.sh->tokens.root;
+    sentinel = ngx_http_calls_rtcd_auth.sh->tokens.sentinel;
 
     while (node != sentinel) {
 
@@ -838,7 +992,14 @@ ngx_http_calls_rtcd_token_insert(ngx_rbtree_node_t *temp,
 static void
 ngx_http_calls_rtcd_token_free(ngx_http_calls_rtcd_token_t *t)
 {
-    ngx_rbtree_delete(&ngx_http_calls_rtcd_auth.tokens, &t->node);
+    ngx_http_calls_rtcd_auth_t  *a;
+
+    a = &ngx_http_calls_rtcd_auth;
+
+    ngx_rbtree_delete(&a->sh->tokens, &t->node);
+    ngx_queue_remove(&t->queue);
+    a->sh->ntokens--;
+
     ngx_explicit_memzero(t->digest, sizeof(t->digest));
-    ngx_free(t);
+    ngx_slab_free_locked(a->shpool, t);
 }

@@ -128,6 +128,10 @@ static ngx_conf_post_handler_pt  ngx_http_calls_rtcd_expiry_post =
 static ngx_conf_post_handler_pt  ngx_http_calls_rtcd_rate_post =
     ngx_http_calls_rtcd_check_rate;
 
+static ngx_conf_num_bounds_t  ngx_http_calls_rtcd_max_tokens_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000000
+};
+
 
 static ngx_command_t  ngx_http_calls_rtcd_commands[] = {
 
@@ -165,6 +169,13 @@ static ngx_command_t  ngx_http_calls_rtcd_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_calls_rtcd_main_conf_t, token_expiry),
       &ngx_http_calls_rtcd_expiry_post },
+
+    { ngx_string("calls_rtcd_max_tokens"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_calls_rtcd_main_conf_t, max_tokens),
+      &ngx_http_calls_rtcd_max_tokens_bounds },
 
     { ngx_string("calls_rtcd_auth_rate"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -1089,7 +1100,8 @@ ngx_http_calls_rtcd_login_checked(ngx_http_calls_rtcd_ctx_t *ctx)
     values[0].data = token;
     values[0].len = sizeof(token);
 
-    if (ngx_http_calls_rtcd_login(&ctx->body_client_id, &values[0])
+    if (ngx_http_calls_rtcd_login(&ctx->body_client_id, &values[0],
+                                  ctx->request->connection->log)
         != NGX_OK)
     {
         ngx_http_calls_rtcd_audit(ctx, NGX_HTTP_BAD_REQUEST,
@@ -1929,6 +1941,7 @@ ngx_http_calls_rtcd_create_main_conf(ngx_conf_t *cf)
 
     conf->self_registration = NGX_CONF_UNSET;
     conf->token_expiry = NGX_CONF_UNSET;
+    conf->max_tokens = NGX_CONF_UNSET;
     conf->auth_rate = NGX_CONF_UNSET;
 
     return conf;
@@ -1942,6 +1955,7 @@ ngx_http_calls_rtcd_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_value(rmcf->self_registration, 0);
     ngx_conf_init_value(rmcf->token_expiry, 1440 * 60);
+    ngx_conf_init_value(rmcf->max_tokens, NGX_HTTP_CALLS_RTCD_MAX_TOKENS);
 
     /* rtcd: 12 hashes per second per CPU (auth.authRequestsPerSecondPerCPU) */
     ngx_conf_init_value(rmcf->auth_rate,
@@ -1969,6 +1983,11 @@ ngx_http_calls_rtcd_init_main_conf(ngx_conf_t *cf, void *conf)
     if (ngx_http_calls_rtcd_store_path(cf, &rmcf->store) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    /* tokens and the rate limit are the calls zone's, for all workers */
+
+    ngx_calls_zone_data_add(cf, NGX_CALLS_ZONE_RTCD,
+                            ngx_http_calls_rtcd_auth_zone, rmcf);
 
 #if (NGX_THREADS)
 

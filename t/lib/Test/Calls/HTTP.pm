@@ -1,7 +1,8 @@
 package Test::Calls::HTTP;
 
-# A small HTTP/1.1 client for tests: one request per connection, the raw
-# response parsed into status, headers and body.
+# A small HTTP/1.1 client for tests: one request per connection (or on a
+# kept-alive one), the raw response parsed into status, headers and body;
+# and many requests at once on as many connections.
 
 use strict;
 use warnings;
@@ -14,7 +15,9 @@ use Time::HiRes qw(time);
 # request(port => $p, raw => $bytes, timeout => $s), or method, uri,
 # headers (array of "Name: value"), body instead of raw.  Returns
 # {status, headers => {lowercase name => value, repeated ones joined by
-# ", "}, raw_headers, body} or {error => ...}.
+# ", "}, raw_headers, body} or {error => ...}.  With sock => $s the
+# request goes on that connection, which stays the caller's (send
+# "Connection: keep-alive" to keep it).
 sub request {
     my (%o) = @_;
 
@@ -40,8 +43,9 @@ sub request {
     }
 
     my $timeout = $o{timeout} || 5;
-    my $sock = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$o{port}",
-                                     Proto => 'tcp', Timeout => $timeout)
+    my $sock = $o{sock}
+               // IO::Socket::INET->new(PeerAddr => "127.0.0.1:$o{port}",
+                                        Proto => 'tcp', Timeout => $timeout)
         or return { error => "connect to port $o{port}: $!" };
 
     binmode $sock;
@@ -76,6 +80,53 @@ sub request {
 
     $res->{body} = _body($res, $buf);
     return $res;
+}
+
+# parallel(port => $p, n => $n, make => sub { raw request }, timeout => $s)
+# sends $n requests at once, each on its own connection (the requests
+# should say "Connection: close"); returns {status, body, worker (an
+# X-Worker header), at (seconds from the start)} in the order they
+# finished.
+sub parallel {
+    my (%o) = @_;
+
+    my $sel = IO::Select->new;
+    my %buf;
+    my $t0 = time;
+
+    for (1 .. $o{n}) {
+        my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$o{port}",
+                                      Proto => 'tcp')
+            or croak "connect: $!";
+        syswrite($s, $o{make}->());
+        $sel->add($s);
+        $buf{$s} = '';
+    }
+
+    my @done;
+    my $deadline = time + ($o{timeout} // 30);
+
+    while ($sel->count && time < $deadline) {
+        for my $s ($sel->can_read(1)) {
+            my $got = sysread($s, my $chunk, 65536);
+
+            if ($got) {
+                $buf{$s} .= $chunk;
+                next;
+            }
+
+            my ($status) = $buf{$s} =~ m{^HTTP/1\.1 (\d+)};
+            my ($worker) = $buf{$s} =~ /^X-Worker: (\d+)/mi;
+            my ($body) = $buf{$s} =~ /\r\n\r\n(.*)\z/s;
+
+            push @done, { status => $status // 0, body => $body // '',
+                          worker => $worker, at => time - $t0 };
+            $sel->remove($s);
+            close $s;
+        }
+    }
+
+    return @done;
 }
 
 sub _head {
