@@ -193,6 +193,19 @@ struct ngx_calls_listener_s {
 };
 
 
+/*
+ * An ICE server for clients (one calls_ice_servers): its URLs, and the
+ * static credentials of a TURN server, or none when TURN REST ones are
+ * made per session from calls_turn_static_auth_secret.
+ */
+typedef struct {
+    ngx_array_t              *urls;          /* ngx_str_t */
+    ngx_str_t                 username;
+    ngx_str_t                 credential;
+    unsigned                  turn:1;        /* has turn: or turns: URLs */
+} ngx_calls_ice_server_t;
+
+
 typedef struct {
     ngx_str_t                 certificate;
     ngx_str_t                 certificate_key;
@@ -201,7 +214,28 @@ typedef struct {
 
     /* packets kept per video SSRC for NACK (calls_nack_buffer_size) */
     ngx_uint_t                nack_buffer_size;
+
+    /*
+     * The calls_media server's ICE servers, for the standalone signaling
+     * (the Calls plugin hands out its own in RTCD mode)
+     */
+    ngx_array_t              *ice_servers;   /* ngx_calls_ice_server_t */
+    ngx_str_t                 turn_secret;
+    time_t                    turn_expiry;
 } ngx_calls_conf_t;
+
+
+/*
+ * The ICE servers a client of session id is to use, in pool, in the
+ * Calls plugin's order: those with static credentials or none needed,
+ * then the TURN servers without static credentials with TURN REST ones
+ * (username "<expiry>:<id>", password base64(HMAC-SHA1(secret,
+ * username))), as rtcd and the plugin make them for coturn's
+ * use-auth-secret; without a secret these are left out.  An empty array
+ * when none are configured, NULL on failure (logged).
+ */
+ngx_array_t *ngx_calls_ice_servers(ngx_str_t *id, ngx_pool_t *pool,
+    ngx_log_t *log);
 
 
 /*

@@ -54,7 +54,7 @@ typedef struct {
     ngx_int_t                    port_override;
     ngx_array_t                 *port_map;        /* ngx_stream_calls_port_t */
     ngx_flag_t                   loopback;
-    ngx_array_t                 *ice_servers;     /* ngx_str_t */
+    ngx_array_t                 *ice_servers;     /* ngx_calls_ice_server_t */
     ngx_addr_t                  *stun;            /* the first stun: one */
     ngx_str_t                    stun_url;
     ngx_array_t                 *discovered;      /* ngx_stream_calls_nat_t */
@@ -105,6 +105,8 @@ static ngx_int_t ngx_stream_calls_ip(ngx_pool_t *pool, ngx_str_t *text,
     ngx_str_t *norm);
 static ngx_int_t ngx_stream_calls_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_stream_calls_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_stream_calls_check_turn(ngx_conf_t *cf,
+    ngx_stream_calls_srv_conf_t *cscf);
 static void *ngx_stream_calls_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_stream_calls_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -118,11 +120,19 @@ static char *ngx_stream_calls_port_override(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_stream_calls_ice_servers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_stream_calls_ice_url(ngx_conf_t *cf,
+    ngx_stream_calls_srv_conf_t *cscf, ngx_calls_ice_server_t *server,
+    ngx_str_t *url);
+static char *ngx_stream_calls_check_turn_secret(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_stream_calls_check_turn_expiry(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_stream_calls_check_nack(ngx_conf_t *cf, void *post,
     void *data);
 
+
+static ngx_conf_post_handler_pt  ngx_stream_calls_turn_secret_post =
+    ngx_stream_calls_check_turn_secret;
 
 static ngx_conf_post_handler_pt  ngx_stream_calls_turn_expiry_post =
     ngx_stream_calls_check_turn_expiry;
@@ -166,7 +176,7 @@ static ngx_command_t  ngx_stream_calls_commands[] = {
       ngx_conf_set_str_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_calls_srv_conf_t, turn_secret),
-      NULL },
+      &ngx_stream_calls_turn_secret_post },
 
     { ngx_string("calls_turn_credentials_expiration"),
       NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
@@ -990,7 +1000,6 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
 static ngx_int_t
 ngx_stream_calls_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_str_t                    *url;
     ngx_uint_t                    i, j, udp;
     ngx_calls_conf_t             *ccf;
     ngx_stream_listen_t          *lsn, *l;
@@ -1072,25 +1081,81 @@ ngx_stream_calls_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    /* rtcd gathers no relay candidates without the secret either */
-
-    if (cscf->ice_servers) {
-        url = cscf->ice_servers->elts;
-
-        for (i = 0; i < cscf->ice_servers->nelts; i++) {
-            if (url[i].data[0] == 't') {
-                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                                   "calls_ice_servers \"%V\": the media "
-                                   "engine gathers no TURN relay candidates "
-                                   "yet; this server is not used", &url[i]);
-            }
-        }
+    if (ngx_stream_calls_check_turn(cf, cscf) != NGX_OK) {
+        return NGX_ERROR;
     }
+
+    ccf->ice_servers = cscf->ice_servers;
+    ccf->turn_secret = cscf->turn_secret;
+    ccf->turn_expiry = cscf->turn_expiry;
 
     if (cscf->stun && cscf->override_addrs == NULL && cscf->nat == NULL) {
         if (ngx_stream_calls_discover(cf, cscf) != NGX_OK) {
             return NGX_ERROR;
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A TURN server is of use only with credentials: static ones, or TURN
+ * REST ones made from the secret.  Without either, rtcd skips it and the
+ * Calls plugin keeps it from its clients; so do we, and say so.
+ */
+
+static ngx_int_t
+ngx_stream_calls_check_turn(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
+{
+    ngx_str_t               *url;
+    ngx_uint_t               i, rest, turn;
+    ngx_calls_ice_server_t  *server;
+
+    rest = 0;
+    turn = 0;
+
+    server = cscf->ice_servers ? cscf->ice_servers->elts : NULL;
+
+    for (i = 0; server && i < cscf->ice_servers->nelts; i++) {
+
+        if (!server[i].turn) {
+            continue;
+        }
+
+        if (server[i].username.len) {
+            turn = 1;
+            continue;
+        }
+
+        if (cscf->turn_secret.len == 0) {
+            url = server[i].urls->elts;
+
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "calls_ice_servers \"%V\": a TURN server "
+                               "without \"username=\" and \"credential=\" "
+                               "needs \"calls_turn_static_auth_secret\" for "
+                               "TURN REST credentials; it is not used",
+                               &url[0]);
+            continue;
+        }
+
+        turn = 1;
+        rest = 1;
+    }
+
+    if (cscf->turn_secret.len && !rest) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"calls_turn_static_auth_secret\" is not used: "
+                           "no TURN server of \"calls_ice_servers\" goes "
+                           "without credentials");
+    }
+
+    if (turn) {
+        ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
+                           "calls: TURN servers go to the clients of the "
+                           "standalone signaling; the media engine gathers "
+                           "no relay candidates of its own");
     }
 
     return NGX_OK;
@@ -1472,10 +1537,12 @@ ngx_stream_calls_port_override(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * rtcd's ice_servers: STUN and TURN URLs.  The first "stun:" one finds
- * the public address at startup when there is no host override; TURN
- * ones would give relay candidates with calls_turn_static_auth_secret,
- * which the media engine does not gather yet.
+ * rtcd's ice_servers, one server per directive: its STUN and TURN URLs,
+ * and for a TURN server "username=" and "credential=" (without them
+ * each session gets TURN REST credentials from
+ * calls_turn_static_auth_secret).  Standalone clients get them when they
+ * join; the first "stun:" URL also finds the public address at startup
+ * when there is no host override.
  */
 
 static char *
@@ -1483,81 +1550,204 @@ ngx_stream_calls_ice_servers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_stream_calls_srv_conf_t *cscf = conf;
 
-    u_char      *q;
-    ngx_str_t   *value, *url;
-    ngx_url_t    u;
-    ngx_uint_t   i;
+    ngx_str_t               *value, *cred, *url;
+    ngx_uint_t               i, turn;
+    ngx_calls_ice_server_t  *server;
 
-    if (cscf->ice_servers) {
-        return "is duplicate";
+    if (cscf->ice_servers == NULL) {
+        cscf->ice_servers = ngx_array_create(cf->pool, 2,
+                                             sizeof(ngx_calls_ice_server_t));
+        if (cscf->ice_servers == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
-    value = cf->args->elts;
-
-    cscf->ice_servers = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                         sizeof(ngx_str_t));
-    if (cscf->ice_servers == NULL) {
+    server = ngx_array_push(cscf->ice_servers);
+    if (server == NULL) {
         return NGX_CONF_ERROR;
     }
 
+    ngx_memzero(server, sizeof(ngx_calls_ice_server_t));
+
+    server->urls = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_str_t));
+    if (server->urls == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+    turn = 0;
+
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (!((value[i].len > 5 && ngx_strncmp(value[i].data, "stun:", 5)
-                                   == 0)
-              || (value[i].len > 6 && ngx_strncmp(value[i].data, "stuns:", 6)
-                                      == 0)
-              || (value[i].len > 5 && ngx_strncmp(value[i].data, "turn:", 5)
-                                      == 0)
-              || (value[i].len > 6 && ngx_strncmp(value[i].data, "turns:", 6)
-                                      == 0)))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "calls_ice_servers \"%V\": URL is not a valid "
-                               "STUN/TURN server", &value[i]);
+        cred = NULL;
+
+        if (ngx_strncmp(value[i].data, "username=", 9) == 0) {
+            cred = &server->username;
+            value[i].data += 9;
+            value[i].len -= 9;
+
+        } else if (ngx_strncmp(value[i].data, "credential=", 11) == 0) {
+            cred = &server->credential;
+            value[i].data += 11;
+            value[i].len -= 11;
+        }
+
+        if (cred) {
+            if (cred->data || value[i].len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "calls_ice_servers: \"%s\" is empty or "
+                                   "duplicate",
+                                   cred == &server->username
+                                   ? "username=" : "credential=");
+                return NGX_CONF_ERROR;
+            }
+
+            *cred = value[i];
+            continue;
+        }
+
+        if (ngx_stream_calls_ice_url(cf, cscf, server, &value[i]) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
 
-        url = ngx_array_push(cscf->ice_servers);
+        if (value[i].data[0] == 't') {
+            turn++;
+        }
+
+        url = ngx_array_push(server->urls);
         if (url == NULL) {
             return NGX_CONF_ERROR;
         }
 
         *url = value[i];
+    }
 
-        if (cscf->stun || ngx_strncmp(value[i].data, "stun:", 5) != 0) {
-            continue;
-        }
+    if (server->urls->nelts == 0) {
+        return "has no URL";
+    }
 
-        /* host[:port], resolved now as rtcd resolves it at startup */
+    /* rtcd's ICEServerConfig.IsValid(): all STUN URLs or all TURN ones */
 
-        ngx_memzero(&u, sizeof(ngx_url_t));
+    if (server->turn && turn != server->urls->nelts) {
+        return "mixes STUN and TURN URLs: one directive per server";
+    }
 
-        u.url.data = value[i].data + 5;
-        u.url.len = value[i].len - 5;
+    if ((server->username.len == 0) != (server->credential.len == 0)) {
+        return "needs both \"username=\" and \"credential=\", or neither";
+    }
 
-        q = ngx_strlchr(u.url.data, u.url.data + u.url.len, '?');
-        if (q) {
-            u.url.len = q - u.url.data;
-        }
+    if (server->username.len && !server->turn) {
+        return "has \"username=\" and \"credential=\" without a TURN URL";
+    }
 
-        u.default_port = 3478;
+    return NGX_CONF_OK;
+}
 
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "calls_ice_servers \"%V\": %s", &value[i],
-                               u.err ? u.err : "host not found");
-            return NGX_CONF_ERROR;
-        }
 
-        if (u.uri.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "calls_ice_servers \"%V\": a STUN URL is "
-                               "host[:port]", &value[i]);
-            return NGX_CONF_ERROR;
-        }
+/*
+ * A STUN or TURN URL (RFC 7064, RFC 7065): "stun:" and "stuns:"
+ * host[:port], "turn:" and "turns:" host[:port][?transport=udp|tcp].
+ * The first "stun:" host is resolved now, as rtcd resolves it at startup.
+ */
 
+static ngx_int_t
+ngx_stream_calls_ice_url(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf,
+    ngx_calls_ice_server_t *server, ngx_str_t *url)
+{
+    u_char     *q, *end;
+    size_t      skip;
+    ngx_url_t   u;
+    ngx_str_t   query;
+    ngx_uint_t  turn, stun, secure;
+
+    stun = url->len > 5 && ngx_strncmp(url->data, "stun:", 5) == 0;
+    secure = url->len > 6 && (ngx_strncmp(url->data, "stuns:", 6) == 0
+                              || ngx_strncmp(url->data, "turns:", 6) == 0);
+    turn = (url->len > 5 && ngx_strncmp(url->data, "turn:", 5) == 0)
+           || (secure && url->data[0] == 't');
+
+    if (!stun && !turn && !secure) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "calls_ice_servers \"%V\": URL is not a valid "
+                           "STUN/TURN server", url);
+        return NGX_ERROR;
+    }
+
+    skip = secure ? 6 : 5;
+    end = url->data + url->len;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = url->data + skip;
+    u.url.len = url->len - skip;
+    u.default_port = secure ? 5349 : 3478;
+    u.no_resolve = (stun && cscf->stun == NULL) ? 0 : 1;
+
+    ngx_str_null(&query);
+
+    q = ngx_strlchr(u.url.data, end, '?');
+    if (q) {
+        u.url.len = q - u.url.data;
+        query.data = q + 1;
+        query.len = end - (q + 1);
+    }
+
+    if (turn && q
+        && !(query.len == 13
+             && (ngx_strncmp(query.data, "transport=udp", 13) == 0
+                 || ngx_strncmp(query.data, "transport=tcp", 13) == 0)))
+    {
+        goto syntax;
+    }
+
+    /* a path is no part of these URLs; ngx_parse_url() would take it */
+
+    if (ngx_strlchr(u.url.data, u.url.data + u.url.len, '/')) {
+        goto syntax;
+    }
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK
+        || (!u.no_resolve && u.naddrs == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "calls_ice_servers \"%V\": %s", url,
+                           u.err ? u.err : "host not found");
+        return NGX_ERROR;
+    }
+
+    if (u.uri.len || u.host.len == 0) {
+        goto syntax;
+    }
+
+    if (turn) {
+        server->turn = 1;
+    }
+
+    if (!u.no_resolve) {
         cscf->stun = &u.addrs[0];
-        cscf->stun_url = value[i];
+        cscf->stun_url = *url;
+    }
+
+    return NGX_OK;
+
+syntax:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "calls_ice_servers \"%V\": a %s URL is host[:port]%s",
+                       url, turn ? "TURN" : "STUN",
+                       turn ? "[?transport=udp|tcp]" : "");
+    return NGX_ERROR;
+}
+
+
+static char *
+ngx_stream_calls_check_turn_secret(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *secret = data;
+
+    if (secret->len == 0) {
+        return "must not be empty";
     }
 
     return NGX_CONF_OK;
