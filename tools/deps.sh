@@ -26,6 +26,7 @@ test_pkgs=(
     python3 python3-aiortc python3-websockets python3-numpy
     python3-msgpack python3-prometheus-client openssl
     chromium nodejs npm
+    coturn nftables
 )
 
 pkgs=("${build_pkgs[@]}")
@@ -60,6 +61,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     # use it and it must not hold ports our tests pick
     if [[ " ${missing[*]} " == *" nginx "* ]]; then
         $sudo service nginx stop >/dev/null 2>&1 || true
+    fi
+    # nor coturn's TURN server on 3478 of every address: the TURN tests
+    # start their own on loopback
+    if [[ " ${missing[*]} " == *" coturn "* ]]; then
+        $sudo service coturn stop >/dev/null 2>&1 || true
+        if command -v systemctl >/dev/null 2>&1; then
+            $sudo systemctl disable coturn >/dev/null 2>&1 || true
+        fi
     fi
 fi
 
