@@ -24,6 +24,7 @@
 //                     credentials of the join event); one more test per
 //                     such page: its selected candidate pair's local
 //                     candidate is a relay one
+//   --browser-arg A   one more Chromium command-line argument (repeatable)
 //   --wav FILE        fake microphone (default: $BUILD/media/tone-440.wav,
 //                     made by t/media/make_wav.py when missing)
 //   --scenario S      audio (the default: the tests below), screen or av1
@@ -63,7 +64,7 @@ function usage(msg) {
     }
     console.error('usage: node t/browser/call.mjs [--pages N] [--room R] [--seconds S] ' +
         '[--client rtcpeer|web] [--scenario audio|screen|av1] [--ws URL] [--min-packets N] [--wav FILE] [--check-voice] ' +
-        '[--relay N] URL\n' +
+        '[--relay N] [--browser-arg A] URL\n' +
         '       node t/browser/call.mjs --selftest');
     process.exit(2);
 }
@@ -71,7 +72,7 @@ function usage(msg) {
 function parseArgs(argv) {
     const opt = {pages: 2, room: null, seconds: 30, client: 'rtcpeer', ws: null,
         minPackets: 100, wav: null, selftest: false, checkVoice: false, url: null,
-        scenario: 'audio', relay: 0};
+        scenario: 'audio', relay: 0, browserArgs: []};
     const positional = [];
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
@@ -92,6 +93,7 @@ function parseArgs(argv) {
         case '--selftest': opt.selftest = true; break;
         case '--check-voice': opt.checkVoice = true; break;
         case '--relay': opt.relay = Number(value()); break;
+        case '--browser-arg': opt.browserArgs.push(value()); break;
         case '--scenario': opt.scenario = value(); break;
         case '-h': case '--help': usage(); break;
         default:
@@ -165,7 +167,7 @@ function ensureWav(file, generated = true) {
     }
 }
 
-async function launch(wav) {
+async function launch(wav, extraArgs = []) {
     const {chromium} = await import('playwright-core');
     // launch() runs Chromium with a fresh temporary profile (user-data-dir)
     // that Playwright deletes when the browser closes.
@@ -188,6 +190,7 @@ async function launch(wav) {
             // remote <audio> must play without a click; Chromium computes
             // the inbound audio level (totalAudioEnergy) of played audio
             '--autoplay-policy=no-user-gesture-required',
+            ...extraArgs,
         ],
     });
 }
@@ -294,7 +297,7 @@ async function runCall(opt) {
     if (opt.client === 'rtcpeer') {
         await build();
     }
-    const browser = await launch(wav);
+    const browser = await launch(wav, opt.browserArgs);
     try {
         const url = pageURL(opt);
         tap.diag(`${opt.pages} ${opt.client} page(s) in room ${opt.room}: ${url}`);
@@ -528,7 +531,7 @@ async function runVideo(opt) {
     if (opt.client === 'rtcpeer') {
         await build();
     }
-    const browser = await launch(wav);
+    const browser = await launch(wav, opt.browserArgs);
     const pages = [];
     const client = opt.client;
     const limit = opt.seconds * 1000;

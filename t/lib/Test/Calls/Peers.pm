@@ -5,7 +5,9 @@ package Test::Calls::Peers;
 #   my $p = aiortc_peer(url => $ws, room => 'r', seconds => 12, freq => 440,
 #                       args => ['--muted']);
 #   my $r = aiortc_wait($p);       # the peer's JSON report (a hash), with
-#                                  # {exit} and {stderr} added
+#                                  # {exit} and {stderr} added; prefix =>
+#                                  # [...] runs it under a command (ip
+#                                  # netns exec)
 #
 #   my $t = start_call_nginx(config => '...');
 #                                  # nginx with the media port, the
@@ -28,7 +30,8 @@ package Test::Calls::Peers;
 #   my @results = browser_call(url => "http://127.0.0.1:$port/t/",
 #                              args => ['--pages', 2]);
 #                                  # ([ok, name], ...) from the runner's TAP,
-#                                  # then {exit}, {output}
+#                                  # then {exit}, {output}; prefix => [...]
+#                                  # runs it under a command (ip netns exec)
 #
 #   timeline_count($stream->{packet_timeline}, $from, $to)
 #                                  # packets (or frames) in [from, to],
@@ -218,7 +221,8 @@ sub aiortc_peer {
     my (%o) = @_;
 
     my $repo = repo_dir();
-    my @cmd = ('/usr/bin/python3', "$repo/t/peers/aiortc_peer.py",
+    my @cmd = (@{ $o{prefix} // [] },
+               '/usr/bin/python3', "$repo/t/peers/aiortc_peer.py",
                $o{url}, $o{room}, $o{seconds} // 10, $o{freq} // 440,
                @{ $o{args} // [] });
 
@@ -278,8 +282,8 @@ sub browser_call {
     my (%o) = @_;
 
     my $repo = repo_dir();
-    my @cmd = ('node', "$repo/t/browser/call.mjs", @{ $o{args} // [] },
-               $o{url});
+    my @cmd = (@{ $o{prefix} // [] }, 'node', "$repo/t/browser/call.mjs",
+               @{ $o{args} // [] }, $o{url});
 
     my $output = '';
     my $pid = open(my $fh, '-|');
