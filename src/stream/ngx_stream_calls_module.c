@@ -56,6 +56,7 @@ typedef struct {
     ngx_flag_t                   loopback;
     ngx_array_t                 *ice_servers;     /* ngx_calls_ice_server_t */
     ngx_addr_t                  *stun;            /* the first stun: one */
+    ngx_uint_t                   nstun;           /* its addresses */
     ngx_str_t                    stun_url;
     ngx_array_t                 *discovered;      /* ngx_stream_calls_nat_t */
     ngx_str_t                    turn_secret;
@@ -71,9 +72,9 @@ typedef struct {
     socklen_t                    socklen;
     ngx_str_t                    text;
     in_port_t                    port;
-    unsigned                     first:1;         /* of its listen */
     unsigned                     listened:1;      /* not an interface's */
     unsigned                     loopback:1;
+    unsigned                     any:1;           /* a wildcard's own */
 } ngx_stream_calls_local_t;
 
 
@@ -93,10 +94,10 @@ static ngx_int_t ngx_stream_calls_candidates(ngx_cycle_t *cycle,
 static ngx_array_t *ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
     ngx_stream_calls_srv_conf_t *cscf);
 static ngx_int_t ngx_stream_calls_add_local(ngx_array_t *locals,
-    ngx_pool_t *pool, struct sockaddr *sa, in_port_t port, ngx_uint_t first,
-    ngx_uint_t listened, ngx_uint_t loopback);
+    ngx_pool_t *pool, struct sockaddr *sa, in_port_t port, ngx_uint_t listened,
+    ngx_uint_t loopback, ngx_uint_t any);
 static ngx_str_t *ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf,
-    ngx_str_t *local);
+    ngx_stream_calls_local_t *local);
 static ngx_int_t ngx_stream_calls_add_candidate(ngx_array_t *cands,
     ngx_str_t *addr, in_port_t port);
 static ngx_int_t ngx_stream_calls_discover(ngx_conf_t *cf,
@@ -227,6 +228,10 @@ ngx_module_t  ngx_stream_calls_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* STUN discovery asks of each family in turn */
+static int  ngx_stream_calls_families[] = { AF_INET, AF_INET6 };
 
 
 /* one batch of datagrams: the process reads one listener at a time */
@@ -578,10 +583,11 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
  * The host candidates, as rtcd makes them: the local addresses (the
  * listen addresses, or for a wildcard the host's interfaces, loopback
  * only when asked for), each advertised as itself or as its external
- * address (an EXT/INT pair of calls_ice_host_override, or what STUN
- * discovery found); a plain calls_ice_host_override replaces them all.
- * The port override applies to external addresses (to every candidate
- * when nothing makes an address external).
+ * address: the calls_ice_host_override address of its family (loopback
+ * interfaces stay themselves), or an EXT/INT pair's EXT, or what STUN
+ * discovery found.  The port override applies to external addresses (to
+ * every candidate when nothing makes an address external).  Each
+ * address and port once.
  */
 
 static ngx_int_t
@@ -590,8 +596,8 @@ ngx_stream_calls_candidates(ngx_cycle_t *cycle,
 {
     in_port_t                  port;
     ngx_int_t                  override;
-    ngx_str_t                 *addr, *ext;
-    ngx_uint_t                 i, j;
+    ngx_str_t                 *ext;
+    ngx_uint_t                 i, j, none;
     ngx_array_t               *cands, *locals;
     ngx_calls_candidate_t     *c;
     ngx_stream_calls_port_t   *pm;
@@ -635,35 +641,22 @@ ngx_stream_calls_candidates(ngx_cycle_t *cycle,
         }
     }
 
+    none = (cscf->override_addrs == NULL && cscf->nat == NULL
+            && cscf->discovered == NULL);
+
     for (i = 0; i < locals->nelts; i++) {
 
-        if (cscf->override_addrs) {
-            if (!l[i].first) {
-                continue;
-            }
+        ext = ngx_stream_calls_external(cscf, &l[i]);
 
-            port = (override != NGX_CONF_UNSET) ? (in_port_t) override
-                                                : l[i].port;
-            addr = cscf->override_addrs->elts;
+        /* a wildcard address stands in only for an override */
 
-            for (j = 0; j < cscf->override_addrs->nelts; j++) {
-                if (ngx_stream_calls_add_candidate(cands, &addr[j], port)
-                    != NGX_OK)
-                {
-                    return NGX_ERROR;
-                }
-            }
-
+        if (ext == NULL && l[i].any) {
             continue;
         }
 
-        ext = ngx_stream_calls_external(cscf, &l[i].text);
-
         port = l[i].port;
 
-        if (override != NGX_CONF_UNSET
-            && (ext || (cscf->nat == NULL && cscf->discovered == NULL)))
-        {
+        if (override != NGX_CONF_UNSET && (ext || none)) {
             port = (in_port_t) override;
         }
 
@@ -713,7 +706,7 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
     ngx_stream_calls_srv_conf_t *cscf)
 {
     in_port_t              port;
-    ngx_uint_t             i, first, lo;
+    ngx_uint_t             i, found, lo;
     ngx_array_t           *locals;
     struct ifaddrs        *ifa, *ifp;
     ngx_stream_listen_t   *lsn;
@@ -735,7 +728,7 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
 
         if (!lsn[i].wildcard) {
             if (ngx_stream_calls_add_local(locals, pool, lsn[i].sockaddr,
-                                           port, 1, 1, 0)
+                                           port, 1, 0, 0)
                 != NGX_OK)
             {
                 return NULL;
@@ -750,7 +743,7 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
             return NULL;
         }
 
-        first = 1;
+        found = 0;
 
         for (ifp = ifa; ifp; ifp = ifp->ifa_next) {
 
@@ -777,23 +770,23 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
 #endif
 
             if (ngx_stream_calls_add_local(locals, pool, ifp->ifa_addr, port,
-                                           first, 0, lo)
+                                           0, lo, 0)
                 != NGX_OK)
             {
                 freeifaddrs(ifa);
                 return NULL;
             }
 
-            first = 0;
+            found = 1;
         }
 
         freeifaddrs(ifa);
 
         /* a plain override advertises even when no interface matched */
 
-        if (first && cscf->override_addrs) {
+        if (!found && cscf->override_addrs) {
             if (ngx_stream_calls_add_local(locals, pool, lsn[i].sockaddr,
-                                           port, 1, 1, 0)
+                                           port, 1, 0, 1)
                 != NGX_OK)
             {
                 return NULL;
@@ -807,8 +800,8 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
 
 static ngx_int_t
 ngx_stream_calls_add_local(ngx_array_t *locals, ngx_pool_t *pool,
-    struct sockaddr *sa, in_port_t port, ngx_uint_t first, ngx_uint_t listened,
-    ngx_uint_t loopback)
+    struct sockaddr *sa, in_port_t port, ngx_uint_t listened,
+    ngx_uint_t loopback, ngx_uint_t any)
 {
     u_char                     text[NGX_SOCKADDR_STRLEN];
     socklen_t                  len;
@@ -827,9 +820,9 @@ ngx_stream_calls_add_local(ngx_array_t *locals, ngx_pool_t *pool,
 
     l->socklen = len;
     l->port = port;
-    l->first = first;
     l->listened = listened;
     l->loopback = loopback;
+    l->any = any;
 
     l->text.len = ngx_sock_ntop(sa, len, text, sizeof(text), 0);
     l->text.data = ngx_pstrdup(pool, &(ngx_str_t) { l->text.len, text });
@@ -841,14 +834,40 @@ ngx_stream_calls_add_local(ngx_array_t *locals, ngx_pool_t *pool,
 }
 
 
-/* the external address of a local one: EXT/INT first, then STUN's */
+/*
+ * The external address of a local one: the plain override of its family
+ * (a loopback interface keeps its own, as in rtcd), an EXT/INT pair's,
+ * or the STUN-found one; NULL when it is advertised as it is.
+ */
 
 static ngx_str_t *
-ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf, ngx_str_t *local)
+ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf,
+    ngx_stream_calls_local_t *local)
 {
-    ngx_uint_t               i, k;
+    ngx_str_t               *addr;
+    ngx_uint_t               i, k, v6;
     ngx_array_t             *maps[2];
     ngx_stream_calls_nat_t  *nat;
+
+    if (cscf->override_addrs) {
+        if (local->loopback) {
+            return NULL;
+        }
+
+        v6 = (local->sockaddr.sockaddr.sa_family == AF_INET6);
+        addr = cscf->override_addrs->elts;
+
+        for (i = 0; i < cscf->override_addrs->nelts; i++) {
+            if ((ngx_strlchr(addr[i].data, addr[i].data + addr[i].len, ':')
+                 != NULL)
+                == v6)
+            {
+                return &addr[i];
+            }
+        }
+
+        return NULL;
+    }
 
     maps[0] = cscf->nat;
     maps[1] = cscf->discovered;
@@ -861,8 +880,9 @@ ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf, ngx_str_t *local)
         nat = maps[k]->elts;
 
         for (i = 0; i < maps[k]->nelts; i++) {
-            if (nat[i].local.len == local->len
-                && ngx_strncmp(nat[i].local.data, local->data, local->len)
+            if (nat[i].local.len == local->text.len
+                && ngx_strncmp(nat[i].local.data, local->text.data,
+                               local->text.len)
                    == 0)
             {
                 return &nat[i].external;
@@ -878,7 +898,19 @@ static ngx_int_t
 ngx_stream_calls_add_candidate(ngx_array_t *cands, ngx_str_t *addr,
     in_port_t port)
 {
+    ngx_uint_t              i;
     ngx_calls_candidate_t  *c;
+
+    c = cands->elts;
+
+    for (i = 0; i < cands->nelts; i++) {
+        if (c[i].port == port && !c[i].tcp
+            && ngx_strlen(c[i].addr) == addr->len
+            && ngx_strncmp(c[i].addr, addr->data, addr->len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
 
     c = ngx_array_push(cands);
     if (c == NULL) {
@@ -897,14 +929,18 @@ ngx_stream_calls_add_candidate(ngx_array_t *cands, ngx_str_t *addr,
 
 /*
  * rtcd: with ICE servers and no host override, the public address of
- * each local one is asked of the first STUN server, once, at startup.
+ * each local one is asked of the first STUN server, once, at startup:
+ * of its address of the same family (rtcd asks over IPv6 when it is
+ * enabled, and for us that is an IPv6 listen).
  */
 
 static ngx_int_t
 ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
 {
+    int                        family;
     u_char                     text[NGX_SOCKADDR_STRLEN];
-    ngx_uint_t                 i, n;
+    ngx_uint_t                 i, j, k, n;
+    ngx_addr_t                *server;
     ngx_array_t               *locals;
     ngx_calls_public_t        *pub;
     ngx_stream_calls_nat_t    *nat;
@@ -921,30 +957,52 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
         return NGX_ERROR;
     }
 
-    /* loopback cannot reach a STUN server, unless it was chosen */
-
     l = locals->elts;
     n = 0;
 
-    for (i = 0; i < locals->nelts; i++) {
-        if (l[i].loopback && !l[i].listened) {
+    for (k = 0; k < 2; k++) {
+
+        family = ngx_stream_calls_families[k];
+        server = NULL;
+
+        for (j = 0; j < cscf->nstun; j++) {
+            if (cscf->stun[j].sockaddr->sa_family == family) {
+                server = &cscf->stun[j];
+                break;
+            }
+        }
+
+        /* loopback cannot reach a STUN server, unless it was chosen */
+
+        for (i = 0, j = n; i < locals->nelts; i++) {
+            if ((l[i].loopback && !l[i].listened) || l[i].any
+                || l[i].sockaddr.sockaddr.sa_family != family)
+            {
+                continue;
+            }
+
+            ngx_memcpy(&pub[n].local, &l[i].sockaddr, l[i].socklen);
+            pub[n].local_len = l[i].socklen;
+            pub[n].error = server ? "not asked: more than 16 addresses"
+                                  : "the STUN server has no address of "
+                                    "this family";
+            n++;
+        }
+
+        if (server == NULL || j == n) {
             continue;
         }
 
-        ngx_memcpy(&pub[n].local, &l[i].sockaddr, l[i].socklen);
-        pub[n].local_len = l[i].socklen;
-        n++;
+        if (ngx_calls_discover(cf->log, server->sockaddr, server->socklen,
+                               &pub[j], n - j)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (n == 0) {
         return NGX_OK;
-    }
-
-    if (ngx_calls_discover(cf->log, cscf->stun->sockaddr, cscf->stun->socklen,
-                           pub, n)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
     }
 
     cscf->discovered = ngx_array_create(cf->pool, n,
@@ -965,6 +1023,9 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
                                        0);
         nat->local.data = ngx_pstrdup(cf->pool,
                                       &(ngx_str_t) { nat->local.len, text });
+        if (nat->local.data == NULL) {
+            return NGX_ERROR;
+        }
 
         if (!pub[i].found) {
             ngx_log_error(NGX_LOG_WARN, cf->log, 0,
@@ -983,8 +1044,7 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
                                           sizeof(text), 0);
         nat->external.data = ngx_pstrdup(cf->pool,
                                     &(ngx_str_t) { nat->external.len, text });
-
-        if (nat->local.data == NULL || nat->external.data == NULL) {
+        if (nat->external.data == NULL) {
             return NGX_ERROR;
         }
 
@@ -1181,6 +1241,7 @@ ngx_stream_calls_create_srv_conf(ngx_conf_t *cf)
      *     conf->port_map = NULL;
      *     conf->ice_servers = NULL;
      *     conf->stun = NULL;
+     *     conf->nstun = 0;
      *     conf->stun_url = { 0, NULL };
      *     conf->discovered = NULL;
      *     conf->turn_secret = { 0, NULL };
@@ -1222,6 +1283,7 @@ ngx_stream_calls_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->ice_servers == NULL) {
         conf->ice_servers = prev->ice_servers;
         conf->stun = prev->stun;
+        conf->nstun = prev->nstun;
         conf->stun_url = prev->stun_url;
     }
 
@@ -1725,7 +1787,8 @@ ngx_stream_calls_ice_url(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf,
     }
 
     if (!u.no_resolve) {
-        cscf->stun = &u.addrs[0];
+        cscf->stun = u.addrs;
+        cscf->nstun = u.naddrs;
         cscf->stun_url = *url;
     }
 
