@@ -1,12 +1,20 @@
 package Test::Calls::Turn;
 
-# coturn (Debian's coturn, /usr/bin/turnserver) for the TURN tests: a
-# child of the test on 127.0.0.1, with its configuration, log and database
-# in a directory of the test, TURN REST authentication (use-auth-secret)
-# and relaying to loopback peers (nginx listens on 127.0.0.1).
+# coturn (Debian's coturn, /usr/bin/turnserver) for the TURN tests, and
+# as a STUN server: a child of the test on 127.0.0.1, with its
+# configuration, log and database in a directory of the test, TURN REST
+# authentication (use-auth-secret) and relaying to loopback peers (nginx
+# listens on 127.0.0.1).
 #
 #   my $turn = coturn(dir => $t->dir, secret => 's3cret');
-#   $turn->{port}           its UDP and TCP port
+#   my $stun = coturn(dir => $t->dir, secret => 's', ip => '100.64.1.3',
+#                     port => 3478, prefix => [$net->prefix('client')]);
+#                           on another address (IPv4 or IPv6) and
+#                           port, run under a
+#                           command (ip netns exec); the test must reach
+#                           it from here; log_binding => 1 logs the
+#                           STUN Binding requests too
+#   $turn->port             its UDP and TCP port
 #   $turn->log              what it logged so far
 #   $turn->stop             (also when the object goes)
 #
@@ -22,7 +30,7 @@ use warnings;
 
 use Digest::SHA qw(hmac_sha1_base64);
 use Exporter 'import';
-use IO::Socket::INET;
+use IO::Socket::IP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
@@ -56,14 +64,15 @@ sub coturn {
 
     my $n = $SEQ++;
     my $dir = $o{dir} or die 'coturn: no dir';
-    my $port = Test::Calls::Nginx::free_port();
+    my $ip = $o{ip} // '127.0.0.1';
+    my $port = $o{port} // Test::Calls::Nginx::free_port();
     my $conf = "$dir/turnserver-$n.conf";
     my $log = "$dir/turnserver-$n.log";
 
     open my $fh, '>', $conf or die "$conf: $!";
     print $fh <<"END";
-listening-ip=127.0.0.1
-relay-ip=127.0.0.1
+listening-ip=$ip
+relay-ip=$ip
 listening-port=$port
 realm=ngx-calls.test
 use-auth-secret
@@ -80,6 +89,8 @@ log-file=$log
 simple-log
 verbose
 END
+    # Binding requests are not logged unless asked for
+    print $fh "log-binding\n" if $o{log_binding};
     close $fh;
 
     my $pid = fork() // die "fork: $!";
@@ -92,7 +103,8 @@ END
         open STDIN, '<', '/dev/null';
         open STDOUT, '>>', "$dir/turnserver-$n.out";
         open STDERR, '>&', \*STDOUT;
-        { exec $BINARY, "-c", $conf, "--no-stdout-log" };
+        { exec @{ $o{prefix} // [] }, $BINARY, "-c", $conf,
+               "--no-stdout-log" };
         POSIX::_exit(127);
     }
 
@@ -100,8 +112,8 @@ END
                        dir => $dir }, __PACKAGE__;
 
     # ready once it answers a STUN Binding request
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                  Proto => 'udp')
+    my $s = IO::Socket::IP->new(PeerHost => $ip, PeerPort => $port,
+                                Proto => 'udp')
         or die "coturn probe: $!";
     my $deadline = time + 10;
 
@@ -121,7 +133,7 @@ END
     }
 
     $self->stop;
-    die "turnserver did not answer on 127.0.0.1:$port: " . $self->log;
+    die "turnserver did not answer on $ip:$port: " . $self->log;
 }
 
 sub port { $_[0]{port} }
