@@ -4,7 +4,8 @@
 #
 #   tools/deps.sh            build + run dependencies (Debian packages)
 #   tools/deps.sh test       also the test tools (Perl, aiortc, Chromium,
-#                            the npm packages of t/browser)
+#                            the npm packages of t/browser; coturn, ip
+#                            and nft for the network path tests)
 #
 # Debian 12 only; needs root (or sudo) for apt-get.
 
@@ -26,7 +27,7 @@ test_pkgs=(
     python3 python3-aiortc python3-websockets python3-numpy
     python3-msgpack python3-prometheus-client openssl
     chromium nodejs npm
-    coturn nftables
+    coturn iproute2 nftables
 )
 
 pkgs=("${build_pkgs[@]}")
