@@ -1134,7 +1134,9 @@ class Peer:
         if event == 'join':
             self.session_id = data.get('session_id')
             self.call_id = data.get('call_id')
-            self.ice_servers = data.get('ice_servers')
+            # nginx's standalone signaling has them; a Calls plugin gives
+            # its clients theirs by other ways (its /config)
+            self.ice_servers = data.get('ice_servers', [])
             if not self.session_id:
                 self.error('join event without session_id', fatal=True)
             if not isinstance(self.ice_servers, list) or not all(
