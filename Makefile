@@ -10,8 +10,9 @@
 #   make unit        C unit tests of src/media (TAP, prove)
 #   make fuzz        libFuzzer on every parser of network input, each
 #                    for FUZZ_SECONDS (10)
-#   make check       the Perl/aiortc/Chromium suite against the module
-#   make check-asan  the call tests against the ASan build
+#   make check       the Perl/aiortc/Chromium suite against the module,
+#                    2 workers (TEST_NGINX_WORKERS)
+#   make check-asan  the suite against the ASan build, 1 worker
 
 SHELL := /bin/bash
 
@@ -119,7 +120,7 @@ check: test-deps module
 	TEST_NGINX_MODE=dynamic prove -j$(PROVE_JOBS) -I t/lib t/
 
 check-asan: test-deps asan
-	TEST_NGINX_MODE=asan prove -I t/lib t/
+	TEST_NGINX_MODE=asan TEST_NGINX_WORKERS=1 prove -I t/lib t/
 
 test: test-deps
 	@$(MAKE) --no-print-directory unit

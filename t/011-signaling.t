@@ -17,7 +17,7 @@ use Time::HiRes qw(time);
 
 our $MEDIA = Test::Calls::Nginx::has_directive('calls_media') ? <<'END' : '';
 server {
-    listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+    listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp reuseport;
     calls_media;
 }
 END

@@ -9,7 +9,7 @@ use Test::More;
 
 my $media = <<'END';
     server {
-        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp reuseport;
         calls_media;
         %EXTRA%
     }
@@ -17,9 +17,20 @@ END
 
 sub media { my ($extra) = @_; return $media =~ s/%EXTRA%/$extra \/\/ ''/er }
 
-refused('worker_processes 2 with calls_media',
+refused('a calls zone under 256k',
+        main_config => 'calls_zone_size 64k;',
         stream_config => media(), workers => 2,
-        qr/"worker_processes 2" is not supported yet with calls_media/);
+        qr/"calls_zone_size" of 65536 is too small, 256k at least/);
+
+refused('a calls zone size that is no size',
+        main_config => 'calls_zone_size lots;',
+        stream_config => media(),
+        qr/"calls_zone_size" directive invalid value/);
+
+refused('two workers and a media listen without reuseport',
+        stream_config => "server { listen 127.0.0.1:\$TEST_NGINX_MEDIA_PORT udp; calls_media; }",
+        workers => 2,
+        qr/calls_media with 2 worker processes needs "reuseport" on its UDP listen: "listen 127\.0\.0\.1:\d+ udp reuseport;"/);
 
 refused('calls_media without a UDP listen',
         stream_config => "server { listen 127.0.0.1:\$TEST_NGINX_MEDIA_PORT; calls_media; }",

@@ -54,14 +54,23 @@ cmp_ok($f->{mute}{frames_while_muted} // 99, '<=', 5,
 cmp_ok($f->{mute}{frames_after_unmute} // 0, '>', 50,
        "unmuted: p0 is heard again ($f->{mute}{frames_after_unmute})");
 
-# screen on/off reach p0's session; the engine has no video yet and says so
+# screen on/off reach p0's session: one sharer per call, so while p0
+# shares p1's screen_on is refused, and after p0's screen_off p1's is
+# taken and p0's refused (the plugin gets nothing back; nginx logs why)
 
-ok(wait_for_log(qr/session "\Q$sid{p0}\E": screen sharing and video are not supported yet/),
-   'screen on and off reach the session');
+my %screen_refused = (
+    p1 => qr/session "\Q$sid{p1}\E": screen_on refused: session \Q$sid{p0}\E is sharing its screen already/,
+    p0 => qr/session "\Q$sid{p0}\E": screen_on refused: session \Q$sid{p1}\E is sharing its screen already/,
+);
+
+ok(wait_for_log($screen_refused{p1}),
+   "screen on reaches p0's session (p1's is refused while p0 shares)");
+ok(wait_for_log($screen_refused{p0}),
+   "screen off reaches p0's session (then p1 shares and p0 is refused)");
 
 # nothing else the participants sent was refused (their ICE messages)
 
-my @refused = grep { !/screen sharing and video/ }
+my @refused = grep { $_ !~ $screen_refused{p0} && $_ !~ $screen_refused{p1} }
               $t->error_log =~ /^.*calls rtcd: session "\w+": .*$/mg;
 is_deeply(\@refused, [], 'the engine refused nothing else');
 
@@ -113,14 +122,11 @@ for my $me (qw(p0 p1)) {
 is_deeply($r->{unrouted}, [], 'nothing for sessions the plugin does not '
                               . 'know');
 
-# voice activity: the engine does not detect it yet (the plugin path is
-# ready: vad messages would come as rtc.Message type 7/8, no data)
+# voice activity: vad messages (rtc.Message type 7/8, no data) for the
+# speaker in bursts, on the connection that carries its session
 
-TODO: {
-    local $TODO = 'the media engine emits no voice activity yet';
-    cmp_ok(scalar @{ $p->{p0}{vad} // [] }, '>', 0,
-           'vad for the speaker in bursts');
-}
+cmp_ok(scalar @{ $p->{p0}{vad} // [] }, '>', 0,
+       'vad for the speaker in bursts');
 
 # /metrics: Prometheus' parser reads it; rtcd's families say what happened
 

@@ -65,7 +65,7 @@ refused('calls_rtcd_store in a server',
 
 my $media = <<'END';
     server {
-        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp reuseport;
         calls_media;
         %EXTRA%
     }

@@ -31,6 +31,14 @@
 typedef struct ngx_calls_endpoint_s  ngx_calls_endpoint_t;
 
 
+/* an endpoint anywhere: its worker, its id there (0: none) */
+typedef struct {
+    ngx_uint_t                slot;
+    ngx_uint_t                id;
+    ngx_uint_t                members;       /* it wants membership events */
+} ngx_calls_ref_t;
+
+
 typedef enum {
     NGX_CALLS_EVENT_SIGNAL = 1,              /* rtc_type, data: JSON */
     NGX_CALLS_EVENT_ERROR,                   /* data: message */
@@ -108,10 +116,14 @@ ngx_int_t ngx_calls_endpoint_open(ngx_calls_endpoint_t *ep);
 void ngx_calls_endpoint_close(ngx_calls_endpoint_t *ep);
 
 /*
- * Creates the session (and the call, on its first join).  On NGX_OK
- * j->call_id and j->session_id hold the ids (allocated from pool when
- * generated).  NGX_DECLINED: refused, err says why (for the client).
- * NGX_ERROR: internal failure, logged.
+ * Creates the session (and the call, on its first join) in the call's
+ * home worker.  On NGX_OK j->call_id and j->session_id hold the ids
+ * (allocated from pool when generated); the session's events follow,
+ * never before this returns: for an endpoint with `members', first the
+ * call's other sessions (USER_JOINED and their state, to_session_id set).
+ * A session the home worker cannot make ends with ERROR and CLOSE.
+ * NGX_DECLINED: refused, err says why (for the client).  NGX_ERROR:
+ * internal failure, logged.
  */
 ngx_int_t ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
     ngx_pool_t *pool, ngx_str_t *err);
@@ -130,22 +142,14 @@ ngx_int_t ngx_calls_leave(ngx_str_t *session_id, const char *reason);
 /* routes a session's events to ep from now on (RTCD reconnect) */
 ngx_int_t ngx_calls_claim(ngx_calls_endpoint_t *ep, ngx_str_t *session_id);
 
-/* lists the sessions of a call (for a joiner's participant list) */
-#define NGX_CALLS_MEMBER_UNMUTED  0x01
-#define NGX_CALLS_MEMBER_SCREEN   0x02       /* shares its screen */
-#define NGX_CALLS_MEMBER_VIDEO    0x04       /* its camera is on */
-
-typedef void (*ngx_calls_member_pt)(void *data, ngx_str_t *session_id,
-    ngx_str_t *user_id, ngx_uint_t flags);
-ngx_int_t ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
-    ngx_calls_member_pt handler, void *data);
-
 /*
  * RTCD mode.  adopt: the sessions of ep's group whose connection is gone
- * now report to ep (a plugin connection came back); returns how many.
- * session_group: the group of a live session, NGX_DECLINED if none.
+ * report to ep from now on (a plugin connection came back).
+ * session_group: NGX_OK when the session lives and is of group,
+ * NGX_DECLINED when there is no such session, NGX_ABORT when it is of
+ * another group.
  */
-ngx_uint_t ngx_calls_endpoint_adopt(ngx_calls_endpoint_t *ep);
+void ngx_calls_endpoint_adopt(ngx_calls_endpoint_t *ep);
 ngx_int_t ngx_calls_session_group(ngx_str_t *session_id, ngx_str_t *group);
 
 /*
@@ -170,11 +174,13 @@ ngx_int_t ngx_calls_session_configs(ngx_str_t *group, ngx_str_t *call_id,
     ngx_str_t *session_id, ngx_calls_session_info_pt handler, void *data,
     const char **err);
 
-/* media counters of this process, NGX_CALLS_CNT_N slots */
-uint64_t *ngx_calls_counters(void);
+/* the media counters of every worker added up, NGX_CALLS_CNT_N slots */
+ngx_int_t ngx_calls_counters(uint64_t *sum);
 
-/* the calls and sessions of this process */
-void ngx_calls_load(ngx_uint_t *calls, ngx_uint_t *sessions);
+/* the worker processes: how many, and each one's calls and sessions */
+ngx_uint_t ngx_calls_workers(void);
+ngx_int_t ngx_calls_load(ngx_uint_t worker, ngx_uint_t *calls,
+    ngx_uint_t *sessions, ngx_pid_t *pid);
 
 
 /*
@@ -190,7 +196,18 @@ struct ngx_calls_listener_s {
                                     size_t len);
     ngx_connection_t         *connection;
     void                     *data;
+
+    /* private: the same in every worker for the same listen */
+    ngx_uint_t                index;
 };
+
+
+/*
+ * Each worker adds its UDP listeners in the order of the configuration,
+ * so that a datagram handed to another worker is answered from that
+ * worker's socket of the same listen (reuseport: the same address).
+ */
+ngx_int_t ngx_calls_listener_add(ngx_calls_listener_t *l);
 
 
 /*
@@ -212,8 +229,14 @@ typedef struct {
     struct ngx_calls_dtls_ctx_s  *dtls;
     void                     *media;         /* the calls_media server */
 
+    /* a media UDP listen without reuseport: its workers share a socket */
+    ngx_str_t                 media_shared;
+
     /* packets kept per video SSRC for NACK (calls_nack_buffer_size) */
     ngx_uint_t                nack_buffer_size;
+
+    size_t                    zone_size;     /* calls_zone_size */
+    ngx_uint_t                zone;          /* a module of ours needs it */
 
     /*
      * The calls_media server's ICE servers, for the standalone signaling
@@ -223,6 +246,10 @@ typedef struct {
     ngx_str_t                 turn_secret;
     time_t                    turn_expiry;
 } ngx_calls_conf_t;
+
+
+/* a directive of ours was used: the calls zone will be made */
+void ngx_calls_need_zone(ngx_conf_t *cf);
 
 
 /*

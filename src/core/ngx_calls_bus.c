@@ -52,6 +52,16 @@ typedef struct {
 } ngx_calls_bus_reasm_t;
 
 
+/* a message to ourselves, kept until the posted event hands it over */
+typedef struct ngx_calls_bus_local_s  ngx_calls_bus_local_t;
+
+struct ngx_calls_bus_local_s {
+    ngx_calls_bus_local_t       *next;
+    ngx_uint_t                   type;
+    size_t                       len;
+};
+
+
 typedef struct {
     ngx_uint_t                   workers;
     size_t                       ring_size;
@@ -64,6 +74,9 @@ typedef struct {
     ngx_event_t                  flush;
     uint64_t                    *pending;        /* doorbells to ring */
     ngx_calls_bus_reasm_t       *reasm;          /* per producer */
+    ngx_event_t                  local;
+    ngx_calls_bus_local_t       *local_first;
+    ngx_calls_bus_local_t      **local_last;
     ngx_log_t                   *log;
 } ngx_calls_bus_t;
 
@@ -75,6 +88,9 @@ static void ngx_calls_bus_read(ngx_event_t *ev);
 static ngx_uint_t ngx_calls_bus_drain(ngx_uint_t from, ngx_uint_t max);
 static void ngx_calls_bus_flush(ngx_event_t *ev);
 static void ngx_calls_bus_dummy(ngx_event_t *ev);
+static ngx_int_t ngx_calls_bus_send_local(ngx_uint_t type, const void *hdr,
+    size_t hlen, const u_char *data, size_t dlen);
+static void ngx_calls_bus_local_handler(ngx_event_t *ev);
 
 
 static ngx_calls_bus_t  ngx_calls_bus;
@@ -168,12 +184,17 @@ ngx_int_t
 ngx_calls_bus_init_process(ngx_cycle_t *cycle,
     ngx_calls_bus_handler_pt handler)
 {
-    ngx_uint_t         i;
     ngx_event_t       *rev;
     ngx_connection_t  *c;
 
     ngx_calls_bus.handler = handler;
     ngx_calls_bus.log = cycle->log;
+
+    ngx_calls_bus.local.handler = ngx_calls_bus_local_handler;
+    ngx_calls_bus.local.log = cycle->log;
+    ngx_calls_bus.local.data = &ngx_calls_bus;
+    ngx_calls_bus.local_first = NULL;
+    ngx_calls_bus.local_last = &ngx_calls_bus.local_first;
 
     if (ngx_calls_bus.workers < 2) {
         return NGX_OK;
@@ -215,14 +236,11 @@ ngx_calls_bus_init_process(ngx_cycle_t *cycle,
 
     /*
      * A new worker in the slot of one that died: what was queued for it
-     * is read now (and dropped by whoever finds its sessions gone).
+     * is read from the event loop, once the worker is all set up (and
+     * dropped by whoever finds its sessions gone).
      */
 
-    for (i = 0; i < ngx_calls_bus.workers; i++) {
-        if (i != ngx_worker) {
-            (void) ngx_calls_bus_drain(i, NGX_CALLS_BUS_BATCH);
-        }
-    }
+    ngx_post_event(rev, &ngx_posted_events);
 
     return NGX_OK;
 }
@@ -231,7 +249,21 @@ ngx_calls_bus_init_process(ngx_cycle_t *cycle,
 void
 ngx_calls_bus_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_uint_t  i;
+    ngx_uint_t              i;
+    ngx_calls_bus_local_t  *m;
+
+    if (ngx_calls_bus.local.posted) {
+        ngx_delete_posted_event(&ngx_calls_bus.local);
+    }
+
+    while (ngx_calls_bus.local_first) {
+        m = ngx_calls_bus.local_first;
+        ngx_calls_bus.local_first = m->next;
+        ngx_free(m);
+    }
+
+    ngx_calls_bus.local_last = &ngx_calls_bus.local_first;
+    ngx_calls_bus.handler = NULL;
 
     if (ngx_calls_bus.workers < 2 || ngx_calls_bus.conn == NULL) {
         return;
@@ -246,6 +278,14 @@ ngx_calls_bus_exit_process(ngx_cycle_t *cycle)
         ngx_calls_bus.reasm[i].buf = NULL;
     }
 
+    /*
+     * The doorbell belongs to the cycle (made before the fork, closed
+     * with it); only the connection is ours, and a connection left with
+     * a descriptor is reported as an open socket at exit.
+     */
+
+    ngx_calls_bus.conn->fd = (ngx_socket_t) -1;
+    ngx_free_connection(ngx_calls_bus.conn);
     ngx_calls_bus.conn = NULL;
 }
 
@@ -268,9 +308,11 @@ ngx_calls_bus_send(ngx_uint_t to, ngx_uint_t type, const void *hdr,
     ngx_calls_bus_ring_t    *ring;
     ngx_calls_bus_record_t  *rec;
 
-    if (to >= ngx_calls_bus.workers || to == ngx_worker
-        || ngx_calls_bus.conn == NULL)
-    {
+    if (to == (ngx_uint_t) ngx_worker) {
+        return ngx_calls_bus_send_local(type, hdr, hlen, data, dlen);
+    }
+
+    if (to >= ngx_calls_bus.workers || ngx_calls_bus.conn == NULL) {
         return NGX_ERROR;
     }
 
@@ -541,4 +583,78 @@ ngx_calls_bus_drain(ngx_uint_t from, ngx_uint_t max)
 static void
 ngx_calls_bus_dummy(ngx_event_t *ev)
 {
+}
+
+
+/*
+ * A message to this worker takes the same way as any other, later in the
+ * event loop: the sender never sees its own handler run under it.
+ */
+
+static ngx_int_t
+ngx_calls_bus_send_local(ngx_uint_t type, const void *hdr, size_t hlen,
+    const u_char *data, size_t dlen)
+{
+    u_char                 *p;
+    ngx_calls_bus_local_t  *m;
+
+    if (ngx_calls_bus.handler == NULL
+        || hlen + dlen > NGX_CALLS_BUS_MAX_MESSAGE)
+    {
+        return NGX_ERROR;
+    }
+
+    m = ngx_alloc(sizeof(ngx_calls_bus_local_t) + hlen + dlen,
+                  ngx_calls_bus.log);
+    if (m == NULL) {
+        return NGX_ERROR;
+    }
+
+    m->next = NULL;
+    m->type = type;
+    m->len = hlen + dlen;
+
+    p = (u_char *) (m + 1);
+
+    if (hlen) {
+        p = ngx_cpymem(p, hdr, hlen);
+    }
+
+    if (dlen) {
+        ngx_memcpy(p, data, dlen);
+    }
+
+    *ngx_calls_bus.local_last = m;
+    ngx_calls_bus.local_last = &m->next;
+
+    if (!ngx_calls_bus.local.posted) {
+        ngx_post_event(&ngx_calls_bus.local, &ngx_posted_events);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_calls_bus_local_handler(ngx_event_t *ev)
+{
+    ngx_calls_bus_local_t  *m, *next;
+
+    /* what the handlers queue meanwhile waits for the next round */
+
+    m = ngx_calls_bus.local_first;
+    ngx_calls_bus.local_first = NULL;
+    ngx_calls_bus.local_last = &ngx_calls_bus.local_first;
+
+    while (m) {
+        next = m->next;
+
+        if (ngx_calls_bus.handler) {
+            ngx_calls_bus.handler(ngx_worker, m->type, (u_char *) (m + 1),
+                                  m->len);
+        }
+
+        ngx_free(m);
+        m = next;
+    }
 }

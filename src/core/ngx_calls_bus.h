@@ -43,7 +43,8 @@ ngx_int_t ngx_calls_bus_init_process(ngx_cycle_t *cycle,
 void ngx_calls_bus_exit_process(ngx_cycle_t *cycle);
 
 /*
- * Queues a message of hdr then data (either may be empty) for worker to.
+ * Queues a message of hdr then data (either may be empty) for worker to,
+ * this one included (handed over from a posted event, never at once).
  * NGX_OK; NGX_BUSY when the ring is full (the caller counts the drop);
  * NGX_ERROR for a bad worker number or a message over the maximum.
  */

@@ -7,8 +7,10 @@
 /*
  * The core module: what the HTTP and stream modules share.  The DTLS
  * certificate is made (or loaded) here at configuration time, in the
- * master, so that every worker advertises the same fingerprint; each
- * worker starts its media engine and registry in init_process.
+ * master, so that every worker advertises the same fingerprint; so are
+ * the calls zone (ngx_calls_directory.c) and the worker bus, before the
+ * fork.  Each worker starts its media engine and registry in
+ * init_process.
  */
 
 
@@ -16,13 +18,20 @@
 #include <ngx_core.h>
 
 #include "ngx_calls.h"
+#include "ngx_calls_bus.h"
+#include "ngx_calls_directory.h"
 #include "ngx_calls_dtls.h"
+#include "ngx_calls_route.h"
 #include "ngx_calls_stats.h"
+
+
+#define NGX_CALLS_ZONE_SIZE   (16 * 1024 * 1024)
 
 
 static void *ngx_calls_create_conf(ngx_cycle_t *cycle);
 static char *ngx_calls_init_conf(ngx_cycle_t *cycle, void *conf);
 static void ngx_calls_dtls_cleanup(void *data);
+static ngx_int_t ngx_calls_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_calls_init_process(ngx_cycle_t *cycle);
 static void ngx_calls_exit_process(ngx_cycle_t *cycle);
 
@@ -43,6 +52,13 @@ static ngx_command_t  ngx_calls_commands[] = {
       offsetof(ngx_calls_conf_t, certificate_key),
       NULL },
 
+    { ngx_string("calls_zone_size"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_calls_conf_t, zone_size),
+      NULL },
+
       ngx_null_command
 };
 
@@ -60,7 +76,7 @@ ngx_module_t  ngx_calls_module = {
     ngx_calls_commands,                    /* module directives */
     NGX_CORE_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_calls_init_module,                 /* init module */
     ngx_calls_init_process,                /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -87,7 +103,10 @@ ngx_calls_create_conf(ngx_cycle_t *cycle)
      *     ccf->certificate_key = { 0, NULL };
      *     ccf->dtls = NULL;
      *     ccf->media = NULL;
+     *     ccf->zone = 0;
      */
+
+    ccf->zone_size = NGX_CONF_UNSET_SIZE;
 
     return ccf;
 }
@@ -102,22 +121,46 @@ ngx_calls_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_core_conf_t     *core;
     ngx_pool_cleanup_t  *cln;
 
-    if (ccf->media == NULL) {
-        return NGX_CONF_OK;
+    ngx_conf_init_size_value(ccf->zone_size, NGX_CALLS_ZONE_SIZE);
+
+    if (ccf->media) {
+        ccf->zone = 1;
     }
+
+    /*
+     * Workers that share one socket read each other's datagrams in any
+     * order: a client's DTLS could reach its call's worker before the
+     * STUN check that another worker handed over.  With reuseport the
+     * kernel keeps a client's address on one worker.
+     */
 
     core = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
 
-    /*
-     * A call's sessions, signaling and media must meet in one process
-     * until calls get a home worker and a worker bus.
-     */
-    if (core->master && core->worker_processes > 1) {
+    if (ccf->media_shared.len && core->master && core->worker_processes > 1)
+    {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "calls: \"worker_processes %i\" is not supported yet "
-                      "with calls_media: use \"worker_processes 1\"",
-                      core->worker_processes);
+                      "calls_media with %i worker processes needs "
+                      "\"reuseport\" on its UDP listen: "
+                      "\"listen %V udp reuseport;\"",
+                      core->worker_processes, &ccf->media_shared);
         return NGX_CONF_ERROR;
+    }
+
+    if (ccf->zone) {
+        if (ccf->zone_size < 256 * 1024) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "\"calls_zone_size\" of %uz is too small, "
+                          "256k at least", ccf->zone_size);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_calls_dir_add(cycle, ccf->zone_size) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ccf->media == NULL) {
+        return NGX_CONF_OK;
     }
 
     if ((ccf->certificate.len == 0) != (ccf->certificate_key.len == 0)) {
@@ -173,6 +216,35 @@ ngx_calls_dtls_cleanup(void *data)
 }
 
 
+/* the master, before the fork: the worker bus for this cycle */
+
+static ngx_int_t
+ngx_calls_init_module(ngx_cycle_t *cycle)
+{
+    size_t             ring;
+    ngx_uint_t         n;
+    ngx_core_conf_t   *core;
+    ngx_calls_conf_t  *ccf;
+
+    ccf = (ngx_calls_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_calls_module);
+
+    if (!ccf->zone) {
+        return NGX_OK;
+    }
+
+    core = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    n = (core->master && core->worker_processes > 0)
+        ? (ngx_uint_t) core->worker_processes : 1;
+
+    /* a ring for every ordered pair of workers: smaller when many */
+    ring = (n <= 16) ? NGX_CALLS_BUS_RING_DEFAULT
+                     : NGX_CALLS_BUS_RING_DEFAULT / 4;
+
+    return ngx_calls_bus_init_module(cycle, n, ring);
+}
+
+
 static ngx_int_t
 ngx_calls_init_process(ngx_cycle_t *cycle)
 {
@@ -180,11 +252,30 @@ ngx_calls_init_process(ngx_cycle_t *cycle)
 
     ccf = (ngx_calls_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_calls_module);
 
-    if (ccf->media == NULL) {
+    if (!ccf->zone) {
         return NGX_OK;
     }
 
-    return ngx_calls_registry_init(cycle);
+    /*
+     * The zone, the bus, the engine; then what a worker that died in our
+     * slot left is cleaned up (its endpoints are told over the bus), and
+     * only then messages queued for it are read.
+     */
+
+    if (ngx_calls_dir_init_process(cycle) != NGX_OK
+        || ngx_calls_route_init_process(cycle) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ccf->media && ngx_calls_registry_init(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_calls_stats_init_process();
+    ngx_calls_dir_orphans(cycle->log, ngx_calls_home_orphan);
+
+    return NGX_OK;
 }
 
 
@@ -193,5 +284,16 @@ ngx_calls_exit_process(ngx_cycle_t *cycle)
 {
     /* sessions that end here still report to the statistics */
     ngx_calls_registry_done(cycle);
-    ngx_calls_stats_done();
+    ngx_calls_route_exit_process(cycle);
+}
+
+
+void
+ngx_calls_need_zone(ngx_conf_t *cf)
+{
+    ngx_calls_conf_t  *ccf;
+
+    ccf = (ngx_calls_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_calls_module);
+    ccf->zone = 1;
 }

@@ -5,19 +5,21 @@
 
 
 /*
- * The calls and sessions of this worker: lookups by call, channel,
- * session id, ICE ufrag and network path, the glue between the media
- * engine and nginx (timers, events, lifetimes), and the entry point that
- * hands a datagram to its session.
+ * The calls this worker is home to: their sessions with their media
+ * engine state, lookups by call, session id, ICE ufrag and network path,
+ * the glue between the engine and nginx (timers, events, lifetimes).
+ * Operations arrive as messages (ngx_calls_route.c), from this worker or
+ * another; events go back to the endpoint of each session wherever it is.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
-#include <openssl/rand.h>
 
 #include "ngx_calls.h"
+#include "ngx_calls_directory.h"
+#include "ngx_calls_route.h"
 #include "ngx_calls_stats.h"
 #include "ngx_calls_stun.h"
 #include "ngx_calls_rtp.h"
@@ -25,8 +27,6 @@
 
 #define NGX_CALLS_UFRAG_LEN    16
 #define NGX_CALLS_PWD_LEN      32
-#define NGX_CALLS_NEW_ID_LEN   26
-#define NGX_CALLS_MAX_SESSION  40        /* NGX_CALLS_MAX_SESSION_ID */
 #define NGX_CALLS_MAX_PATHS_GLUE  32
 
 
@@ -36,7 +36,6 @@ typedef struct ngx_calls_session_entry_s  ngx_calls_session_entry_t;
 
 struct ngx_calls_call_entry_s {
     ngx_str_node_t              node;          /* "<group>/<call id>" */
-    ngx_str_node_t              channel;       /* "<group>/<channel id>" */
     ngx_str_t                   group;
     ngx_str_t                   id;
     ngx_calls_call_t           *call;
@@ -51,9 +50,8 @@ struct ngx_calls_session_entry_s {
     ngx_queue_t                 queue;         /* in the call */
     ngx_calls_call_entry_t     *call;
     ngx_calls_session_t        *session;
-    ngx_calls_endpoint_t       *endpoint;
+    ngx_calls_ref_t             endpoint;
     ngx_str_t                   user_id;
-    ngx_str_t                   channel_id;
     ngx_array_t                 paths;         /* ngx_calls_addr_node_t * */
     ngx_event_t                 timer;
     ngx_event_t                 destroy;
@@ -62,8 +60,6 @@ struct ngx_calls_session_entry_s {
     unsigned                    screen:1;
     unsigned                    video:1;
     unsigned                    closed:1;
-    unsigned                    av1_support:1;
-    unsigned                    dc_signaling:1;
     ngx_pool_t                 *pool;
 };
 
@@ -72,14 +68,21 @@ typedef struct {
     ngx_rbtree_node_t           node;          /* key: hash of the path */
     ngx_calls_path_t            path;
     ngx_calls_session_entry_t  *entry;
+    ngx_uint_t                  via;           /* the worker it comes to */
 } ngx_calls_addr_node_t;
+
+
+/* RTCD: the connection of a group that took its sessions over last */
+typedef struct {
+    ngx_calls_ref_t             endpoint;
+    size_t                      len;           /* the group */
+    u_char                      group[NGX_CALLS_MAX_ID];
+} ngx_calls_adopter_t;
 
 
 typedef struct {
     ngx_rbtree_t                calls;
     ngx_rbtree_node_t           calls_sentinel;
-    ngx_rbtree_t                channels;
-    ngx_rbtree_node_t           channels_sentinel;
     ngx_rbtree_t                sessions;
     ngx_rbtree_node_t           sessions_sentinel;
     ngx_rbtree_t                ufrags;
@@ -90,8 +93,7 @@ typedef struct {
     ngx_calls_candidate_t      *cands;
     ngx_uint_t                  ncands;
 
-    ngx_uint_t                  endpoint_id;
-    ngx_uint_t                  ncalls;
+    ngx_array_t                 adopters;      /* ngx_calls_adopter_t */
     ngx_uint_t                  nsessions;
     ngx_event_t                 sctp_timer;
     ngx_log_t                  *log;
@@ -99,21 +101,24 @@ typedef struct {
 } ngx_calls_registry_t;
 
 
-static ngx_int_t ngx_calls_check_id(ngx_str_t *id, size_t max,
-    const char *what, ngx_str_t *err);
-static void ngx_calls_new_id(u_char *p, size_t len, const char *alphabet);
-static ngx_calls_call_entry_t *ngx_calls_call_lookup(ngx_rbtree_t *tree,
-    ngx_str_t *group, ngx_str_t *id);
+static ngx_calls_call_entry_t *ngx_calls_call_lookup(ngx_str_t *group,
+    ngx_str_t *id);
 static ngx_calls_call_entry_t *ngx_calls_call_entry_create(ngx_str_t *group,
-    ngx_str_t *id, ngx_str_t *channel);
+    ngx_str_t *id);
 static void ngx_calls_call_entry_destroy(ngx_calls_call_entry_t *c);
 static ngx_calls_session_entry_t *ngx_calls_session_lookup(ngx_str_t *id);
+static ngx_calls_session_entry_t *ngx_calls_session_by_msg(
+    ngx_calls_msg_t *m, const char *what);
 static void ngx_calls_session_entry_destroy(ngx_calls_session_entry_t *e);
+static void ngx_calls_list_members(ngx_calls_session_entry_t *e);
+static void ngx_calls_set_endpoint(ngx_calls_session_entry_t *e,
+    ngx_calls_ref_t *ref);
+static ngx_calls_adopter_t *ngx_calls_adopter(ngx_str_t *group);
 static void ngx_calls_destroy_handler(ngx_event_t *ev);
 static void ngx_calls_timer_handler(ngx_event_t *ev);
 static void ngx_calls_sctp_timer_handler(ngx_event_t *ev);
 static void ngx_calls_notify(ngx_calls_session_entry_t *e,
-    ngx_calls_endpoint_t *ep, ngx_calls_event_e type, ngx_uint_t rtc_type,
+    ngx_calls_ref_t *ref, ngx_calls_event_e type, ngx_uint_t rtc_type,
     ngx_str_t *data, ngx_calls_session_entry_t *to);
 static void ngx_calls_broadcast(ngx_calls_session_entry_t *e,
     ngx_calls_event_e type);
@@ -123,7 +128,7 @@ static void ngx_calls_addr_insert(ngx_rbtree_node_t *temp,
 static ngx_calls_addr_node_t *ngx_calls_addr_lookup(ngx_calls_path_t *path,
     uint32_t hash);
 static ngx_int_t ngx_calls_add_path(ngx_calls_session_entry_t *e,
-    ngx_calls_path_t *path, uint32_t hash);
+    ngx_calls_path_t *path, uint32_t hash, ngx_uint_t via);
 
 static int ngx_calls_media_send(ngx_calls_path_t *path, const uint8_t *buf,
     size_t len);
@@ -135,14 +140,8 @@ static void ngx_calls_media_log(unsigned level, const char *fmt,
     va_list args);
 
 
-#define ngx_calls_str_nonnull(s)                                            \
-    if ((s)->data == NULL) { (s)->data = (u_char *) ""; (s)->len = 0; }
-
-
 static ngx_calls_registry_t  ngx_calls_registry;
-static uint64_t              ngx_calls_counter_slots[NGX_CALLS_CNT_N];
 
-static const char  ngx_calls_id_alphabet[] = "ybndrfg8ejkmcpqxot1uwisza345h769";
 static const char  ngx_calls_ice_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -152,6 +151,7 @@ ngx_calls_registry_init(ngx_cycle_t *cycle)
 {
     char                     err[256];
     ngx_calls_conf_t        *ccf;
+    ngx_calls_slot_t        *slot;
     ngx_calls_registry_t    *reg;
     ngx_calls_media_conf_t   mcf;
 
@@ -160,8 +160,6 @@ ngx_calls_registry_init(ngx_cycle_t *cycle)
 
     ngx_rbtree_init(&reg->calls, &reg->calls_sentinel,
                     ngx_str_rbtree_insert_value);
-    ngx_rbtree_init(&reg->channels, &reg->channels_sentinel,
-                    ngx_str_rbtree_insert_value);
     ngx_rbtree_init(&reg->sessions, &reg->sessions_sentinel,
                     ngx_str_rbtree_insert_value);
     ngx_rbtree_init(&reg->ufrags, &reg->ufrags_sentinel,
@@ -169,12 +167,27 @@ ngx_calls_registry_init(ngx_cycle_t *cycle)
     ngx_rbtree_init(&reg->paths, &reg->paths_sentinel,
                     ngx_calls_addr_insert);
 
+    if (ngx_array_init(&reg->adopters, cycle->pool, 2,
+                       sizeof(ngx_calls_adopter_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     reg->log = cycle->log;
 
     reg->sctp_timer.handler = ngx_calls_sctp_timer_handler;
     reg->sctp_timer.log = cycle->log;
     reg->sctp_timer.data = reg;
     reg->sctp_timer.cancelable = 1;
+
+    slot = ngx_calls_dir_slot(ngx_worker);
+
+    if (slot == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "calls: no calls zone for the media engine");
+        return NGX_ERROR;
+    }
 
     ccf = (ngx_calls_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_calls_module);
 
@@ -184,7 +197,7 @@ ngx_calls_registry_init(ngx_cycle_t *cycle)
     mcf.handler.timer = ngx_calls_media_timer;
     mcf.handler.log = ngx_calls_media_log;
     mcf.dtls = ccf->dtls;
-    mcf.counters = ngx_calls_counter_slots;
+    mcf.counters = slot->counters;
 
     if (ngx_calls_media_init(&mcf, err, sizeof(err)) != 0) {
         ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
@@ -201,10 +214,8 @@ ngx_calls_registry_init(ngx_cycle_t *cycle)
 void
 ngx_calls_registry_done(ngx_cycle_t *cycle)
 {
-    ngx_queue_t                *q;
     ngx_rbtree_node_t          *node;
     ngx_calls_registry_t       *reg;
-    ngx_calls_call_entry_t     *c;
     ngx_calls_session_entry_t  *e;
 
     reg = &ngx_calls_registry;
@@ -213,17 +224,17 @@ ngx_calls_registry_done(ngx_cycle_t *cycle)
         return;
     }
 
-    /* the worker exits: free every session (and so every call), telling
-     * no connection: they are going away too */
+    /*
+     * The worker exits at once (or its graceful stop has ended the
+     * sessions already): free what is left, telling nobody, the
+     * connections go too.
+     */
 
-    ngx_calls_endpoint_close(NULL);
+    while (reg->sessions.root != reg->sessions.sentinel) {
+        node = ngx_rbtree_min(reg->sessions.root, reg->sessions.sentinel);
+        e = (ngx_calls_session_entry_t *) node;
 
-    while (reg->calls.root != reg->calls.sentinel) {
-        node = ngx_rbtree_min(reg->calls.root, reg->calls.sentinel);
-        c = (ngx_calls_call_entry_t *) node;
-
-        q = ngx_queue_head(&c->sessions);
-        e = ngx_queue_data(q, ngx_calls_session_entry_t, queue);
+        e->endpoint.id = 0;
 
         if (e->reason.len == 0) {
             ngx_str_set(&e->reason, "worker exiting");
@@ -239,23 +250,6 @@ ngx_calls_registry_done(ngx_cycle_t *cycle)
     ngx_calls_media_done();
 
     reg->ready = 0;
-}
-
-
-uint64_t *
-ngx_calls_counters(void)
-{
-    return ngx_calls_counter_slots;
-}
-
-
-/* how loaded this worker is, for metrics */
-
-void
-ngx_calls_load(ngx_uint_t *calls, ngx_uint_t *sessions)
-{
-    *calls = ngx_calls_registry.ncalls;
-    *sessions = ngx_calls_registry.nsessions;
 }
 
 
@@ -292,56 +286,26 @@ ngx_calls_sctp_timer_start(void)
 }
 
 
-/* endpoints */
-
-ngx_int_t
-ngx_calls_endpoint_open(ngx_calls_endpoint_t *ep)
+ngx_uint_t
+ngx_calls_home_sessions(void)
 {
-    ep->id = ++ngx_calls_registry.endpoint_id;
-
-    return NGX_OK;
+    return ngx_calls_registry.nsessions;
 }
 
+
+/* a new session of a call of ours */
 
 void
-ngx_calls_endpoint_close(ngx_calls_endpoint_t *ep)
-{
-    ngx_rbtree_node_t          *node, *root, *sentinel;
-    ngx_calls_session_entry_t  *e;
-
-    root = ngx_calls_registry.sessions.root;
-    sentinel = ngx_calls_registry.sessions.sentinel;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_calls_registry.sessions, node))
-    {
-        e = (ngx_calls_session_entry_t *) node;
-
-        /* NULL: every connection (the worker exits) */
-        if (e->endpoint == ep || ep == NULL) {
-            e->endpoint = NULL;
-        }
-    }
-}
-
-
-/* signaling */
-
-ngx_int_t
-ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
-    ngx_pool_t *pool, ngx_str_t *err)
+ngx_calls_home_join(ngx_calls_msg_t *m)
 {
     u_char                      ufrag[NGX_CALLS_UFRAG_LEN + 1];
     u_char                      pwd[NGX_CALLS_PWD_LEN + 1];
-    u_char                     *p;
     char                        merr[256];
-    ngx_str_t                   key;
+    ngx_str_t                   key, group, call_id, session_id, user_id;
+    ngx_str_t                   text;
+    ngx_uint_t                  home;
     ngx_pool_t                 *spool;
+    ngx_calls_event_t           ev;
     ngx_calls_call_entry_t     *c;
     ngx_calls_registry_t       *reg;
     ngx_calls_session_conf_t    scf;
@@ -349,127 +313,79 @@ ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
 
     reg = &ngx_calls_registry;
 
-    if (!reg->ready) {
-        ngx_str_set(err, "media is not configured (no calls_media server)");
-        return NGX_DECLINED;
-    }
+    ngx_calls_msg_get(&m->group_id, &group);
+    ngx_calls_msg_get(&m->call_id, &call_id);
+    ngx_calls_msg_get(&m->session_id, &session_id);
+    ngx_calls_msg_get(&m->user_id, &user_id);
 
-    if (j->call_id.len == 0 && j->channel_id.len == 0) {
-        ngx_str_set(err, "join needs a call id or a channel id");
-        return NGX_DECLINED;
-    }
+    /* the directory may have let it go: a leave came first, or we are
+     * the new worker of a slot whose old one died */
 
-    /* empty ids may come as { 0, NULL }: "%V" must not copy from NULL */
-    ngx_calls_str_nonnull(&j->call_id);
-    ngx_calls_str_nonnull(&j->channel_id);
-    ngx_calls_str_nonnull(&j->session_id);
-    ngx_calls_str_nonnull(&j->user_id);
-    ngx_calls_str_nonnull(&ep->group);
-
-    if (ngx_calls_check_id(&j->call_id, NGX_CALLS_MAX_ID, "call id", err)
-        != NGX_OK
-        || ngx_calls_check_id(&j->channel_id, NGX_CALLS_MAX_ID,
-                              "channel id", err) != NGX_OK
-        || ngx_calls_check_id(&j->session_id, NGX_CALLS_MAX_SESSION,
-                              "session id", err) != NGX_OK
-        || ngx_calls_check_id(&j->user_id, NGX_CALLS_MAX_ID, "user id", err)
-           != NGX_OK
-        || ngx_calls_check_id(&ep->group, NGX_CALLS_MAX_ID, "group", err)
-           != NGX_OK)
+    if (ngx_calls_dir_session(&session_id, &group, &home) != NGX_OK
+        || home != (ngx_uint_t) ngx_worker
+        || ngx_calls_session_lookup(&session_id) != NULL)
     {
-        return NGX_DECLINED;
+        ngx_log_error(NGX_LOG_INFO, reg->log, 0,
+                      "calls: session \"%V\" is gone before it started",
+                      &session_id);
+        return;
     }
 
-    if (j->session_id.len == 0) {
-        p = ngx_pnalloc(pool, NGX_CALLS_NEW_ID_LEN);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
+    spool = NULL;
 
-        ngx_calls_new_id(p, NGX_CALLS_NEW_ID_LEN, ngx_calls_id_alphabet);
-        j->session_id.data = p;
-        j->session_id.len = NGX_CALLS_NEW_ID_LEN;
-
-    } else if (ngx_calls_session_lookup(&j->session_id) != NULL) {
-        ngx_str_set(err, "user session already exists");
-        return NGX_DECLINED;
-    }
-
-    /* the call: by id (RTCD), or the one on the channel (standalone) */
-
-    if (j->call_id.len) {
-        c = ngx_calls_call_lookup(&reg->calls, &ep->group, &j->call_id);
-
-    } else {
-        c = ngx_calls_call_lookup(&reg->channels, &ep->group,
-                                  &j->channel_id);
-
-        if (c == NULL) {
-            p = ngx_pnalloc(pool, NGX_CALLS_NEW_ID_LEN);
-            if (p == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_calls_new_id(p, NGX_CALLS_NEW_ID_LEN, ngx_calls_id_alphabet);
-            j->call_id.data = p;
-            j->call_id.len = NGX_CALLS_NEW_ID_LEN;
-        }
-    }
+    c = ngx_calls_call_lookup(&group, &call_id);
 
     if (c == NULL) {
-        c = ngx_calls_call_entry_create(&ep->group, &j->call_id,
-                                        &j->channel_id);
+        c = ngx_calls_call_entry_create(&group, &call_id);
         if (c == NULL) {
-            return NGX_ERROR;
+            ngx_str_set(&text, "internal error");
+            goto failed;
         }
     }
-
-    j->call_id = c->id;
 
     spool = ngx_create_pool(1024, reg->log);
     if (spool == NULL) {
+        ngx_str_set(&text, "internal error");
         goto failed;
     }
 
     e = ngx_pcalloc(spool, sizeof(ngx_calls_session_entry_t));
     if (e == NULL) {
+        ngx_str_set(&text, "internal error");
         goto failed;
     }
 
     e->pool = spool;
     e->call = c;
-    e->endpoint = ep;
+    e->endpoint = m->endpoint;
 
-    e->node.str.data = ngx_pstrdup(spool, &j->session_id);
-    e->user_id.data = ngx_pstrdup(spool, &j->user_id);
-    e->channel_id.data = ngx_pnalloc(spool, j->channel_id.len + 1);
-    if (e->node.str.data == NULL || e->user_id.data == NULL
-        || e->channel_id.data == NULL)
-    {
+    e->node.str.data = ngx_pstrdup(spool, &session_id);
+    e->user_id.data = ngx_pnalloc(spool, user_id.len + 1);
+    if (e->node.str.data == NULL || e->user_id.data == NULL) {
+        ngx_str_set(&text, "internal error");
         goto failed;
     }
 
-    e->node.str.len = j->session_id.len;
-    e->user_id.len = j->user_id.len;
-    e->channel_id.len = ngx_cpymem(e->channel_id.data, j->channel_id.data,
-                                   j->channel_id.len)
-                        - e->channel_id.data;
-    e->av1_support = j->av1_support;
-    e->dc_signaling = j->dc_signaling;
+    e->node.str.len = session_id.len;
+    e->user_id.len = user_id.len;
+    ngx_memcpy(e->user_id.data, user_id.data, user_id.len);
 
     if (ngx_array_init(&e->paths, spool, 2, sizeof(ngx_calls_addr_node_t *))
         != NGX_OK)
     {
+        ngx_str_set(&text, "internal error");
         goto failed;
     }
 
     /*
-     * Our ICE ufrag must not name another session of this worker: the
-     * first STUN request of a path is routed by it.
+     * Our ICE ufrag names this worker, for whichever worker gets the
+     * first STUN request of a path, and no other session of ours.
      */
 
     do {
-        ngx_calls_new_id(ufrag, NGX_CALLS_UFRAG_LEN, ngx_calls_ice_alphabet);
+        ngx_calls_random_id(ufrag, NGX_CALLS_UFRAG_LEN,
+                            ngx_calls_ice_alphabet);
+        ngx_calls_ufrag_worker(ufrag);
         key.data = ufrag;
         key.len = NGX_CALLS_UFRAG_LEN;
     } while (ngx_str_rbtree_lookup(&reg->ufrags, &key,
@@ -477,11 +393,12 @@ ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
              != NULL);
 
     ufrag[NGX_CALLS_UFRAG_LEN] = '\0';
-    ngx_calls_new_id(pwd, NGX_CALLS_PWD_LEN, ngx_calls_ice_alphabet);
+    ngx_calls_random_id(pwd, NGX_CALLS_PWD_LEN, ngx_calls_ice_alphabet);
     pwd[NGX_CALLS_PWD_LEN] = '\0';
 
     e->ufrag.str.data = ngx_pstrdup(spool, &key);
     if (e->ufrag.str.data == NULL) {
+        ngx_str_set(&text, "internal error");
         goto failed;
     }
 
@@ -489,22 +406,23 @@ ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
 
     ngx_memzero(&scf, sizeof(ngx_calls_session_conf_t));
 
-    scf.session_id = (char *) ngx_pnalloc(spool, j->session_id.len + 1);
-    scf.user_id = (char *) ngx_pnalloc(spool, j->user_id.len + 1);
+    scf.session_id = (char *) ngx_pnalloc(spool, session_id.len + 1);
+    scf.user_id = (char *) ngx_pnalloc(spool, user_id.len + 1);
     if (scf.session_id == NULL || scf.user_id == NULL) {
+        ngx_str_set(&text, "internal error");
         goto failed;
     }
 
-    ngx_cpystrn((u_char *) scf.session_id, j->session_id.data,
-                j->session_id.len + 1);
-    ngx_cpystrn((u_char *) scf.user_id, j->user_id.data, j->user_id.len + 1);
+    ngx_cpystrn((u_char *) scf.session_id, session_id.data,
+                session_id.len + 1);
+    ngx_cpystrn((u_char *) scf.user_id, user_id.data, user_id.len + 1);
 
     scf.ufrag = (char *) ufrag;
     scf.pwd = (char *) pwd;
     scf.candidates = reg->cands;
     scf.ncandidates = reg->ncands;
-    scf.av1_support = j->av1_support;
-    scf.dc_signaling = j->dc_signaling;
+    scf.av1_support = m->av1_support;
+    scf.dc_signaling = m->dc_signaling;
     scf.data = e;
 
     e->timer.handler = ngx_calls_timer_handler;
@@ -521,27 +439,15 @@ ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
     if (e->session == NULL) {
         ngx_log_error(NGX_LOG_ERR, reg->log, 0,
                       "calls: session \"%V\" not created: %s",
-                      &j->session_id, merr);
-
-        err->len = ngx_strlen(merr);
-        err->data = ngx_pnalloc(pool, err->len);
-        if (err->data == NULL) {
-            goto failed;
-        }
-
-        ngx_memcpy(err->data, merr, err->len);
+                      &session_id, merr);
 
         if (e->timer.timer_set) {
             ngx_del_timer(&e->timer);
         }
 
-        ngx_destroy_pool(spool);
-
-        if (ngx_queue_empty(&c->sessions)) {
-            ngx_calls_call_entry_destroy(c);
-        }
-
-        return NGX_DECLINED;
+        text.data = (u_char *) merr;
+        text.len = ngx_strlen(merr);
+        goto failed;
     }
 
     e->node.node.key = ngx_crc32_long(e->node.str.data, e->node.str.len);
@@ -557,11 +463,13 @@ ngx_calls_join(ngx_calls_endpoint_t *ep, ngx_calls_join_t *j,
                   &e->node.str, &e->user_id, &c->id);
 
     reg->nsessions++;
+    ngx_calls_route_hold();
     ngx_calls_stats_sessions(&c->group, 1);
 
+    ngx_calls_list_members(e);
     ngx_calls_broadcast(e, NGX_CALLS_EVENT_USER_JOINED);
 
-    return NGX_OK;
+    return;
 
 failed:
 
@@ -569,44 +477,55 @@ failed:
         ngx_destroy_pool(spool);
     }
 
-    if (ngx_queue_empty(&c->sessions)) {
+    if (c && ngx_queue_empty(&c->sessions)) {
         ngx_calls_call_entry_destroy(c);
     }
 
-    return NGX_ERROR;
+    ngx_calls_dir_leave(&session_id);
+
+    /* the session's endpoint learns it from its events, as any other */
+
+    ngx_memzero(&ev, sizeof(ngx_calls_event_t));
+    ev.group_id = group;
+    ev.call_id = call_id;
+    ev.session_id = session_id;
+    ev.user_id = user_id;
+    ev.data = text;
+
+    ev.type = NGX_CALLS_EVENT_ERROR;
+    ngx_calls_route_event(&m->endpoint, &ev);
+
+    ev.type = NGX_CALLS_EVENT_CLOSE;
+    ngx_calls_route_event(&m->endpoint, &ev);
 }
 
 
-ngx_int_t
-ngx_calls_signal(ngx_calls_endpoint_t *ep, ngx_str_t *session_id,
-    ngx_uint_t rtc_type, ngx_str_t *data, ngx_str_t *err)
+void
+ngx_calls_home_signal(ngx_calls_msg_t *m, u_char *data, size_t len)
 {
     ngx_calls_session_entry_t  *e;
 
-    e = ngx_calls_session_lookup(session_id);
-
-    if (e == NULL || e->closed) {
-        ngx_str_set(err, "session not found");
-        return NGX_DECLINED;
+    e = ngx_calls_session_by_msg(m, "message");
+    if (e == NULL) {
+        return;
     }
 
-    if (rtc_type == NGX_CALLS_RTC_MUTE || rtc_type == NGX_CALLS_RTC_UNMUTE) {
-        if (e->unmuted != (rtc_type == NGX_CALLS_RTC_UNMUTE)) {
-            e->unmuted = (rtc_type == NGX_CALLS_RTC_UNMUTE);
+    if (m->type == NGX_CALLS_RTC_MUTE || m->type == NGX_CALLS_RTC_UNMUTE) {
+        if (e->unmuted != (m->type == NGX_CALLS_RTC_UNMUTE)) {
+            e->unmuted = (m->type == NGX_CALLS_RTC_UNMUTE);
             ngx_calls_broadcast(e, e->unmuted ? NGX_CALLS_EVENT_USER_UNMUTED
                                               : NGX_CALLS_EVENT_USER_MUTED);
         }
     }
 
-    if (ngx_calls_session_signal(e->session, rtc_type,
-                                 (const char *) data->data, data->len,
-                                 ngx_current_msec)
+    if (ngx_calls_session_signal(e->session, m->type, (const char *) data,
+                                 len, ngx_current_msec)
         != 0)
     {
-        return NGX_OK;                    /* an ERROR event says why */
+        return;                           /* an ERROR event says why */
     }
 
-    switch (rtc_type) {
+    switch (m->type) {
 
     case NGX_CALLS_RTC_SCREEN_ON:
         e->screen = 1;
@@ -632,95 +551,73 @@ ngx_calls_signal(ngx_calls_endpoint_t *ep, ngx_str_t *session_id,
         }
         break;
     }
-
-    return NGX_OK;
 }
 
 
-ngx_int_t
-ngx_calls_leave(ngx_str_t *session_id, const char *reason)
+void
+ngx_calls_home_leave(ngx_calls_msg_t *m, u_char *data, size_t len)
 {
+    u_char                      reason[128];
     ngx_calls_session_entry_t  *e;
 
-    e = ngx_calls_session_lookup(session_id);
-
-    if (e == NULL || e->closed) {
-        return NGX_DECLINED;
+    e = ngx_calls_session_by_msg(m, "leave");
+    if (e == NULL) {
+        return;
     }
 
-    ngx_calls_session_close(e->session, reason, ngx_current_msec);
+    /* the engine takes a C string */
+    len = ngx_min(len, sizeof(reason) - 1);
+    ngx_memcpy(reason, data, len);
+    reason[len] = '\0';
 
-    return NGX_OK;
+    ngx_calls_session_close(e->session, (char *) reason, ngx_current_msec);
 }
 
 
-ngx_int_t
-ngx_calls_claim(ngx_calls_endpoint_t *ep, ngx_str_t *session_id)
+void
+ngx_calls_home_claim(ngx_calls_msg_t *m)
 {
     ngx_calls_session_entry_t  *e;
 
-    e = ngx_calls_session_lookup(session_id);
-
-    if (e == NULL || e->closed) {
-        return NGX_DECLINED;
+    e = ngx_calls_session_by_msg(m, "reconnect");
+    if (e == NULL) {
+        return;
     }
 
-    e->endpoint = ep;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_calls_members(ngx_str_t *group, ngx_str_t *call_id,
-    ngx_calls_member_pt handler, void *data)
-{
-    ngx_queue_t                *q;
-    ngx_calls_call_entry_t     *c;
-    ngx_calls_session_entry_t  *e;
-
-    c = ngx_calls_call_lookup(&ngx_calls_registry.calls, group, call_id);
-
-    if (c == NULL) {
-        return NGX_DECLINED;
-    }
-
-    for (q = ngx_queue_head(&c->sessions);
-         q != ngx_queue_sentinel(&c->sessions);
-         q = ngx_queue_next(q))
-    {
-        e = ngx_queue_data(q, ngx_calls_session_entry_t, queue);
-
-        if (!e->closed) {
-            handler(data, &e->node.str, &e->user_id,
-                    (e->unmuted ? NGX_CALLS_MEMBER_UNMUTED : 0)
-                    | (e->screen ? NGX_CALLS_MEMBER_SCREEN : 0)
-                    | (e->video ? NGX_CALLS_MEMBER_VIDEO : 0));
-        }
-    }
-
-    return NGX_OK;
+    ngx_calls_set_endpoint(e, &m->endpoint);
 }
 
 
 /*
  * RTCD: a plugin connection came back; the sessions of its client that
- * lost their connection are routed to the new one.
+ * lost their connection are routed to the new one, and so are those whose
+ * connection goes later, when we learn of it (the messages about the old
+ * connection and the new one come from different workers, in any order).
  */
 
-ngx_uint_t
-ngx_calls_endpoint_adopt(ngx_calls_endpoint_t *ep)
+void
+ngx_calls_home_adopt(ngx_calls_msg_t *m)
 {
+    ngx_str_t                   group;
     ngx_uint_t                  n;
     ngx_rbtree_node_t          *node, *root, *sentinel;
+    ngx_calls_adopter_t        *a;
     ngx_calls_session_entry_t  *e;
+
+    ngx_calls_msg_get(&m->group_id, &group);
+
+    a = ngx_calls_adopter(&group);
+
+    if (a) {
+        a->endpoint = m->endpoint;
+    }
 
     n = 0;
     root = ngx_calls_registry.sessions.root;
     sentinel = ngx_calls_registry.sessions.sentinel;
 
     if (root == sentinel) {
-        return 0;
+        return;
     }
 
     for (node = ngx_rbtree_min(root, sentinel);
@@ -729,213 +626,208 @@ ngx_calls_endpoint_adopt(ngx_calls_endpoint_t *ep)
     {
         e = (ngx_calls_session_entry_t *) node;
 
-        if (e->endpoint == NULL && !e->closed
-            && e->call->group.len == ep->group.len
-            && ngx_strncmp(e->call->group.data, ep->group.data,
-                           ep->group.len) == 0)
+        if (e->endpoint.id == 0 && !e->closed
+            && e->call->group.len == group.len
+            && ngx_strncmp(e->call->group.data, group.data, group.len) == 0)
         {
-            e->endpoint = ep;
+            ngx_calls_set_endpoint(e, &m->endpoint);
             n++;
         }
     }
 
-    return n;
+    if (n) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_calls_registry.log, 0,
+                      "calls: a new connection took %ui sessions of "
+                      "client \"%V\" over", n, &group);
+    }
 }
 
 
-ngx_int_t
-ngx_calls_session_group(ngx_str_t *session_id, ngx_str_t *group)
+void
+ngx_calls_home_endpoint_closed(ngx_calls_msg_t *m)
 {
+    ngx_str_t                   group;
+    ngx_uint_t                  i;
+    ngx_calls_ref_t             none, *to;
+    ngx_rbtree_node_t          *node, *root, *sentinel;
+    ngx_calls_adopter_t        *a;
     ngx_calls_session_entry_t  *e;
 
-    e = ngx_calls_session_lookup(session_id);
+    ngx_calls_msg_get(&m->group_id, &group);
 
-    if (e == NULL || e->closed) {
-        return NGX_DECLINED;
+    ngx_memzero(&none, sizeof(ngx_calls_ref_t));
+    to = &none;
+
+    a = ngx_calls_registry.adopters.elts;
+
+    for (i = 0; i < ngx_calls_registry.adopters.nelts; i++) {
+        if (a[i].endpoint.slot == m->endpoint.slot
+            && a[i].endpoint.id == m->endpoint.id)
+        {
+            a[i].endpoint = none;
+
+        } else if (a[i].endpoint.id
+                   && a[i].len == group.len
+                   && ngx_strncmp(a[i].group, group.data, group.len) == 0)
+        {
+            to = &a[i].endpoint;
+        }
     }
 
-    *group = e->call->group;
+    root = ngx_calls_registry.sessions.root;
+    sentinel = ngx_calls_registry.sessions.sentinel;
 
-    return NGX_OK;
+    if (root == sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&ngx_calls_registry.sessions, node))
+    {
+        e = (ngx_calls_session_entry_t *) node;
+
+        if (e->endpoint.slot == m->endpoint.slot
+            && e->endpoint.id == m->endpoint.id)
+        {
+            ngx_calls_set_endpoint(e, to);
+        }
+    }
 }
 
 
 /*
- * RTCD's /calls/{callID}/sessions[/{sessionID}]: the configurations of a
- * call's sessions, or of one, with rtcd's reasons when there is none.
+ * A new worker in the slot of one that died: the sessions it was home to
+ * are gone, their endpoints (in other workers) learn it.
  */
 
-ngx_int_t
-ngx_calls_session_configs(ngx_str_t *group, ngx_str_t *call_id,
-    ngx_str_t *session_id, ngx_calls_session_info_pt handler, void *data,
-    const char **err)
+void
+ngx_calls_home_orphan(ngx_calls_orphan_t *o)
 {
-    ngx_uint_t                  n;
-    ngx_queue_t                *q;
+    ngx_calls_event_t  ev;
+
+    ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                  "calls: session \"%V\" of call \"%V\" ended with its "
+                  "worker", &o->session_id, &o->call_id);
+
+    ngx_calls_stats_sessions(&o->group_id, 0);
+
+    if (o->endpoint.slot == (ngx_uint_t) ngx_worker) {
+        return;                           /* it died with the worker too */
+    }
+
+    ngx_memzero(&ev, sizeof(ngx_calls_event_t));
+    ev.type = NGX_CALLS_EVENT_CLOSE;
+    ev.group_id = o->group_id;
+    ev.call_id = o->call_id;
+    ev.session_id = o->session_id;
+    ev.user_id = o->user_id;
+    ngx_str_set(&ev.data, "the media worker of the call exited "
+                "unexpectedly");
+
+    ngx_calls_route_event(&o->endpoint, &ev);
+}
+
+
+void
+ngx_calls_home_shutdown(const char *reason)
+{
     ngx_rbtree_node_t          *node, *root, *sentinel;
-    ngx_calls_call_entry_t     *c;
-    ngx_calls_session_info_t    info;
     ngx_calls_session_entry_t  *e;
 
-    c = ngx_calls_call_lookup(&ngx_calls_registry.calls, group, call_id);
+    root = ngx_calls_registry.sessions.root;
+    sentinel = ngx_calls_registry.sessions.sentinel;
 
-    if (c == NULL) {
-
-        /* a group exists while it has a call */
-
-        *err = "group not found";
-
-        root = ngx_calls_registry.calls.root;
-        sentinel = ngx_calls_registry.calls.sentinel;
-
-        if (root == sentinel) {
-            return NGX_DECLINED;
-        }
-
-        for (node = ngx_rbtree_min(root, sentinel);
-             node;
-             node = ngx_rbtree_next(&ngx_calls_registry.calls, node))
-        {
-            c = (ngx_calls_call_entry_t *) node;
-
-            if (c->group.len == group->len
-                && ngx_strncmp(c->group.data, group->data, group->len) == 0)
-            {
-                *err = "call not found";
-                break;
-            }
-        }
-
-        return NGX_DECLINED;
+    if (root == sentinel) {
+        return;
     }
 
-    n = 0;
-
-    for (q = ngx_queue_head(&c->sessions);
-         q != ngx_queue_sentinel(&c->sessions);
-         q = ngx_queue_next(q))
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&ngx_calls_registry.sessions, node))
     {
-        e = ngx_queue_data(q, ngx_calls_session_entry_t, queue);
+        e = (ngx_calls_session_entry_t *) node;
 
-        if (e->closed) {
-            continue;
+        if (!e->closed) {
+            ngx_calls_session_close(e->session, reason, ngx_current_msec);
         }
-
-        if (session_id
-            && (e->node.str.len != session_id->len
-                || ngx_strncmp(e->node.str.data, session_id->data,
-                               session_id->len) != 0))
-        {
-            continue;
-        }
-
-        info.group_id = c->group;
-        info.call_id = c->id;
-        info.user_id = e->user_id;
-        info.session_id = e->node.str;
-        info.channel_id = e->channel_id;
-        info.av1_support = e->av1_support;
-        info.dc_signaling = e->dc_signaling;
-
-        handler(data, &info);
-        n++;
     }
-
-    if (n == 0) {
-        *err = session_id ? "session not found" : "no sessions found";
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
 }
 
 
 /* media */
 
-void
-ngx_calls_deliver(ngx_calls_path_t *path, u_char *buf, size_t len,
-    uint64_t arrival_us)
+ngx_int_t
+ngx_calls_home_input(ngx_calls_path_t *path, u_char *buf, size_t len,
+    uint64_t arrival_us, ngx_uint_t via)
 {
-    size_t                      ulen;
     uint32_t                    hash;
-    ngx_str_t                   ufrag;
-    ngx_calls_stun_rc_e         why;
-    const uint8_t              *u;
-    ngx_str_node_t             *sn;
     ngx_calls_addr_node_t      *an;
     ngx_calls_session_entry_t  *e;
+
+    if (ngx_calls_registry.paths.root == ngx_calls_registry.paths.sentinel) {
+        return NGX_DECLINED;
+    }
 
     hash = ngx_calls_path_hash(path);
 
     an = ngx_calls_addr_lookup(path, hash);
 
-    if (an) {
-        e = an->entry;
-
-        if (e->closed) {
-            ngx_calls_count(NGX_CALLS_CNT_RX_PACKETS, 1);
-            ngx_calls_count(NGX_CALLS_CNT_RX_BYTES, len);
-            ngx_calls_count(NGX_CALLS_CNT_DROP_UNKNOWN_PATH, 1);
-            return;
-        }
-
-        (void) ngx_calls_session_input(e->session, path, buf, len,
-                                       arrival_us, ngx_current_msec);
-        return;
+    if (an == NULL) {
+        return NGX_DECLINED;
     }
 
-    /* a new path: only a STUN check naming a session may open it */
+    e = an->entry;
 
-    if (len == 0 || !ngx_calls_is_stun(buf[0])) {
+    if (e->closed) {
         ngx_calls_count(NGX_CALLS_CNT_RX_PACKETS, 1);
         ngx_calls_count(NGX_CALLS_CNT_RX_BYTES, len);
-        ngx_calls_count(len && ngx_calls_is_dtls(buf[0])
-                        ? NGX_CALLS_CNT_DROP_DTLS_UNVERIFIED
-                        : len && ngx_calls_is_rtp(buf[0])
-                          ? NGX_CALLS_CNT_DROP_UNKNOWN_PATH
-                          : NGX_CALLS_CNT_DROP_UNKNOWN_PROTO, 1);
-        return;
+        ngx_calls_count(NGX_CALLS_CNT_DROP_UNKNOWN_PATH, 1);
+        return NGX_OK;
     }
 
-    u = ngx_calls_stun_local_ufrag(buf, len, &ulen, &why);
+    (void) ngx_calls_session_input(e->session, path, buf, len, arrival_us,
+                                   ngx_current_msec);
 
-    if (u == NULL) {
-        ngx_calls_count(NGX_CALLS_CNT_RX_PACKETS, 1);
-        ngx_calls_count(NGX_CALLS_CNT_RX_BYTES, len);
-        ngx_calls_count(why == NGX_CALLS_STUN_NOT_REQUEST
-                        ? NGX_CALLS_CNT_DROP_STUN_NOT_REQUEST
-                        : why == NGX_CALLS_STUN_UNKNOWN_USER
-                          ? NGX_CALLS_CNT_DROP_STUN_UNKNOWN_USER
-                          : NGX_CALLS_CNT_DROP_STUN_MALFORMED, 1);
-        return;
-    }
+    return NGX_OK;
+}
 
-    ufrag.data = (u_char *) u;
-    ufrag.len = ulen;
 
-    sn = ngx_str_rbtree_lookup(&ngx_calls_registry.ufrags, &ufrag,
-                               ngx_crc32_long(ufrag.data, ufrag.len));
+ngx_int_t
+ngx_calls_home_stun(ngx_calls_path_t *path, ngx_str_t *ufrag, u_char *buf,
+    size_t len, uint64_t arrival_us, ngx_uint_t via)
+{
+    ngx_str_node_t             *sn;
+    ngx_calls_session_entry_t  *e;
+
+    sn = ngx_str_rbtree_lookup(&ngx_calls_registry.ufrags, ufrag,
+                               ngx_crc32_long(ufrag->data, ufrag->len));
 
     if (sn == NULL) {
         ngx_calls_count(NGX_CALLS_CNT_RX_PACKETS, 1);
         ngx_calls_count(NGX_CALLS_CNT_RX_BYTES, len);
         ngx_calls_count(NGX_CALLS_CNT_DROP_STUN_UNKNOWN_USER, 1);
-        return;
+        return NGX_DECLINED;
     }
 
     e = (ngx_calls_session_entry_t *)
             ((u_char *) sn - offsetof(ngx_calls_session_entry_t, ufrag));
 
     if (e->closed) {
-        return;
+        ngx_calls_count(NGX_CALLS_CNT_RX_PACKETS, 1);
+        ngx_calls_count(NGX_CALLS_CNT_RX_BYTES, len);
+        ngx_calls_count(NGX_CALLS_CNT_DROP_STUN_UNKNOWN_USER, 1);
+        return NGX_OK;
     }
 
     if (ngx_calls_session_input(e->session, path, buf, len, arrival_us,
                                 ngx_current_msec)
         == NGX_CALLS_IN_NEW_PATH)
     {
-        (void) ngx_calls_add_path(e, path, hash);
+        (void) ngx_calls_add_path(e, path, ngx_calls_path_hash(path), via);
     }
+
+    return NGX_OK;
 }
 
 
@@ -967,18 +859,18 @@ ngx_calls_media_event(ngx_calls_session_t *s, void *data,
     switch (ev->type) {
 
     case NGX_CALLS_MEDIA_EV_SIGNAL:
-        ngx_calls_notify(e, e->endpoint, NGX_CALLS_EVENT_SIGNAL,
+        ngx_calls_notify(e, &e->endpoint, NGX_CALLS_EVENT_SIGNAL,
                          ev->rtc_type, &text, NULL);
         break;
 
     case NGX_CALLS_MEDIA_EV_ERROR:
-        ngx_calls_notify(e, e->endpoint, NGX_CALLS_EVENT_ERROR, 0, &text,
+        ngx_calls_notify(e, &e->endpoint, NGX_CALLS_EVENT_ERROR, 0, &text,
                          NULL);
         break;
 
     case NGX_CALLS_MEDIA_EV_CONNECTED:
-        ngx_calls_notify(e, e->endpoint, NGX_CALLS_EVENT_CONNECTED, 0, &text,
-                         NULL);
+        ngx_calls_notify(e, &e->endpoint, NGX_CALLS_EVENT_CONNECTED, 0,
+                         &text, NULL);
         ngx_calls_sctp_timer_start();
         break;
 
@@ -1135,6 +1027,10 @@ ngx_calls_session_entry_destroy(ngx_calls_session_entry_t *e)
     an = e->paths.elts;
     for (i = 0; i < e->paths.nelts; i++) {
         ngx_rbtree_delete(&ngx_calls_registry.paths, &an[i]->node);
+
+        if (an[i]->via != (ngx_uint_t) ngx_worker) {
+            ngx_calls_deliver_path_gone(&an[i]->path, an[i]->via);
+        }
     }
 
     ngx_rbtree_delete(&ngx_calls_registry.sessions, &e->node.node);
@@ -1145,6 +1041,8 @@ ngx_calls_session_entry_destroy(ngx_calls_session_entry_t *e)
 
     ngx_queue_remove(&e->queue);
 
+    ngx_calls_dir_leave(&e->node.str);
+
     ngx_log_error(NGX_LOG_INFO, ngx_calls_registry.log, 0,
                   "calls: session \"%V\" left call \"%V\": %V",
                   &e->node.str, &e->call->id, &e->reason);
@@ -1152,7 +1050,7 @@ ngx_calls_session_entry_destroy(ngx_calls_session_entry_t *e)
     ngx_calls_registry.nsessions--;
     ngx_calls_stats_sessions(&e->call->group, -1);
 
-    ngx_calls_notify(e, e->endpoint, NGX_CALLS_EVENT_CLOSE, 0, &e->reason,
+    ngx_calls_notify(e, &e->endpoint, NGX_CALLS_EVENT_CLOSE, 0, &e->reason,
                      NULL);
 
     /* as the plugin does when the sharer leaves */
@@ -1175,18 +1073,11 @@ ngx_calls_session_entry_destroy(ngx_calls_session_entry_t *e)
 /* events to endpoints */
 
 static void
-ngx_calls_notify(ngx_calls_session_entry_t *e, ngx_calls_endpoint_t *ep,
+ngx_calls_notify(ngx_calls_session_entry_t *e, ngx_calls_ref_t *ref,
     ngx_calls_event_e type, ngx_uint_t rtc_type, ngx_str_t *data,
     ngx_calls_session_entry_t *to)
 {
     ngx_calls_event_t  ev;
-
-    if (ep == NULL) {
-        ngx_log_debug2(NGX_LOG_DEBUG_CORE, ngx_calls_registry.log, 0,
-                       "calls: session \"%V\": event %d dropped, no "
-                       "signaling connection", &e->node.str, type);
-        return;
-    }
 
     ngx_memzero(&ev, sizeof(ngx_calls_event_t));
 
@@ -1205,7 +1096,7 @@ ngx_calls_notify(ngx_calls_session_entry_t *e, ngx_calls_endpoint_t *ep,
         ev.data = *data;
     }
 
-    ep->handler(ep, &ev);
+    ngx_calls_route_event(ref, &ev);
 }
 
 
@@ -1223,7 +1114,7 @@ ngx_calls_broadcast(ngx_calls_session_entry_t *e, ngx_calls_event_e type)
 
     if (type == NGX_CALLS_EVENT_VOICE_ON || type == NGX_CALLS_EVENT_VOICE_OFF)
     {
-        ngx_calls_notify(e, e->endpoint, type, 0, NULL, NULL);
+        ngx_calls_notify(e, &e->endpoint, type, 0, NULL, NULL);
     }
 
     for (q = ngx_queue_head(&e->call->sessions);
@@ -1232,25 +1123,108 @@ ngx_calls_broadcast(ngx_calls_session_entry_t *e, ngx_calls_event_e type)
     {
         o = ngx_queue_data(q, ngx_calls_session_entry_t, queue);
 
-        if (o == e || o->closed || o->endpoint == NULL
-            || !o->endpoint->members)
+        if (o == e || o->closed || o->endpoint.id == 0
+            || !o->endpoint.members)
         {
             continue;
         }
 
-        ngx_calls_notify(e, o->endpoint, type, 0, NULL, o);
+        ngx_calls_notify(e, &o->endpoint, type, 0, NULL, o);
     }
+}
+
+
+/* a joiner learns who is in the call already, and in what state */
+
+static void
+ngx_calls_list_members(ngx_calls_session_entry_t *e)
+{
+    ngx_queue_t                *q;
+    ngx_calls_session_entry_t  *o;
+
+    if (e->endpoint.id == 0 || !e->endpoint.members) {
+        return;
+    }
+
+    for (q = ngx_queue_head(&e->call->sessions);
+         q != ngx_queue_sentinel(&e->call->sessions);
+         q = ngx_queue_next(q))
+    {
+        o = ngx_queue_data(q, ngx_calls_session_entry_t, queue);
+
+        if (o == e || o->closed) {
+            continue;
+        }
+
+        ngx_calls_notify(o, &e->endpoint, NGX_CALLS_EVENT_USER_JOINED, 0,
+                         NULL, e);
+
+        if (o->screen) {
+            ngx_calls_notify(o, &e->endpoint, NGX_CALLS_EVENT_USER_SCREEN_ON,
+                             0, NULL, e);
+        }
+
+        if (o->video) {
+            ngx_calls_notify(o, &e->endpoint, NGX_CALLS_EVENT_USER_VIDEO_ON,
+                             0, NULL, e);
+        }
+
+        if (o->unmuted) {
+            ngx_calls_notify(o, &e->endpoint, NGX_CALLS_EVENT_USER_UNMUTED,
+                             0, NULL, e);
+        }
+    }
+}
+
+
+static void
+ngx_calls_set_endpoint(ngx_calls_session_entry_t *e, ngx_calls_ref_t *ref)
+{
+    e->endpoint = *ref;
+
+    /* for the next worker in our slot, should this one die */
+    ngx_calls_dir_endpoint(&e->node.str, ref);
+}
+
+
+static ngx_calls_adopter_t *
+ngx_calls_adopter(ngx_str_t *group)
+{
+    ngx_uint_t            i;
+    ngx_calls_adopter_t  *a;
+
+    a = ngx_calls_registry.adopters.elts;
+
+    for (i = 0; i < ngx_calls_registry.adopters.nelts; i++) {
+        if (a[i].len == group->len
+            && ngx_strncmp(a[i].group, group->data, group->len) == 0)
+        {
+            return &a[i];
+        }
+    }
+
+    /* few: one per Mattermost installation that uses this server */
+
+    a = ngx_array_push(&ngx_calls_registry.adopters);
+    if (a == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(a, sizeof(ngx_calls_adopter_t));
+    a->len = ngx_min(group->len, NGX_CALLS_MAX_ID);
+    ngx_memcpy(a->group, group->data, a->len);
+
+    return a;
 }
 
 
 /* lookups */
 
 static ngx_calls_call_entry_t *
-ngx_calls_call_lookup(ngx_rbtree_t *tree, ngx_str_t *group, ngx_str_t *id)
+ngx_calls_call_lookup(ngx_str_t *group, ngx_str_t *id)
 {
-    u_char           buf[2 * NGX_CALLS_MAX_ID + 1];
-    ngx_str_t        key;
-    ngx_str_node_t  *sn;
+    u_char     buf[2 * NGX_CALLS_MAX_ID + 1];
+    ngx_str_t  key;
 
     if (group->len + 1 + id->len > sizeof(buf)) {
         return NULL;
@@ -1259,24 +1233,14 @@ ngx_calls_call_lookup(ngx_rbtree_t *tree, ngx_str_t *group, ngx_str_t *id)
     key.data = buf;
     key.len = ngx_sprintf(buf, "%V/%V", group, id) - buf;
 
-    sn = ngx_str_rbtree_lookup(tree, &key, ngx_crc32_long(key.data, key.len));
-
-    if (sn == NULL) {
-        return NULL;
-    }
-
-    if (tree == &ngx_calls_registry.channels) {
-        return (ngx_calls_call_entry_t *)
-                   ((u_char *) sn - offsetof(ngx_calls_call_entry_t, channel));
-    }
-
-    return (ngx_calls_call_entry_t *) sn;
+    return (ngx_calls_call_entry_t *)
+               ngx_str_rbtree_lookup(&ngx_calls_registry.calls, &key,
+                                     ngx_crc32_long(key.data, key.len));
 }
 
 
 static ngx_calls_call_entry_t *
-ngx_calls_call_entry_create(ngx_str_t *group, ngx_str_t *id,
-    ngx_str_t *channel)
+ngx_calls_call_entry_create(ngx_str_t *group, ngx_str_t *id)
 {
     u_char                  *p;
     ngx_pool_t              *pool;
@@ -1298,23 +1262,18 @@ ngx_calls_call_entry_create(ngx_str_t *group, ngx_str_t *id,
     c->pool = pool;
     ngx_queue_init(&c->sessions);
 
-    p = ngx_pnalloc(pool, 2 * (group->len + 1) + id->len + channel->len);
+    p = ngx_pnalloc(pool, group->len + 1 + id->len);
     if (p == NULL) {
         goto failed;
     }
 
     c->node.str.data = p;
-    p = ngx_sprintf(p, "%V/%V", group, id);
-    c->node.str.len = p - c->node.str.data;
+    c->node.str.len = ngx_sprintf(p, "%V/%V", group, id) - p;
 
     c->group.data = c->node.str.data;
     c->group.len = group->len;
     c->id.data = c->node.str.data + group->len + 1;
     c->id.len = id->len;
-
-    c->channel.str.data = p;
-    p = ngx_sprintf(p, "%V/%V", group, channel);
-    c->channel.str.len = p - c->channel.str.data;
 
     /* the engine takes the id as a C string */
     p = ngx_pnalloc(pool, id->len + 1);
@@ -1331,17 +1290,6 @@ ngx_calls_call_entry_create(ngx_str_t *group, ngx_str_t *id,
 
     c->node.node.key = ngx_crc32_long(c->node.str.data, c->node.str.len);
     ngx_rbtree_insert(&reg->calls, &c->node.node);
-
-    if (channel->len) {
-        c->channel.node.key = ngx_crc32_long(c->channel.str.data,
-                                             c->channel.str.len);
-        ngx_rbtree_insert(&reg->channels, &c->channel.node);
-
-    } else {
-        c->channel.str.len = 0;
-    }
-
-    reg->ncalls++;
 
     ngx_log_error(NGX_LOG_INFO, reg->log, 0, "calls: call \"%V\" started",
                   &c->id);
@@ -1362,13 +1310,7 @@ ngx_calls_call_entry_destroy(ngx_calls_call_entry_t *c)
     ngx_log_error(NGX_LOG_INFO, ngx_calls_registry.log, 0,
                   "calls: call \"%V\" ended", &c->id);
 
-    ngx_calls_registry.ncalls--;
-
     ngx_rbtree_delete(&ngx_calls_registry.calls, &c->node.node);
-
-    if (c->channel.str.len) {
-        ngx_rbtree_delete(&ngx_calls_registry.channels, &c->channel.node);
-    }
 
     ngx_calls_call_destroy(c->call);
     ngx_destroy_pool(c->pool);
@@ -1384,57 +1326,24 @@ ngx_calls_session_lookup(ngx_str_t *id)
 }
 
 
-/* ids: printable ASCII without spaces or slashes */
-
-static ngx_int_t
-ngx_calls_check_id(ngx_str_t *id, size_t max, const char *what,
-    ngx_str_t *err)
+static ngx_calls_session_entry_t *
+ngx_calls_session_by_msg(ngx_calls_msg_t *m, const char *what)
 {
-    size_t         i;
-    static u_char  buf[128];
+    ngx_str_t                   id;
+    ngx_calls_session_entry_t  *e;
 
-    /* the message is read by the caller before anything else runs */
+    ngx_calls_msg_get(&m->session_id, &id);
 
-    if (id->len > max) {
-        err->data = buf;
-        err->len = ngx_snprintf(buf, sizeof(buf), "%s longer than %uz "
-                                "characters", what, max) - buf;
-        return NGX_DECLINED;
+    e = ngx_calls_session_lookup(&id);
+
+    if (e == NULL || e->closed) {
+        ngx_log_error(NGX_LOG_INFO, ngx_calls_registry.log, 0,
+                      "calls: %s for session \"%V\", which is gone",
+                      what, &id);
+        return NULL;
     }
 
-    for (i = 0; i < id->len; i++) {
-        if (id->data[i] <= 0x20 || id->data[i] >= 0x7f || id->data[i] == '/')
-        {
-            err->data = buf;
-            err->len = ngx_snprintf(buf, sizeof(buf), "%s has a space, a "
-                                    "'/' or a character outside printable "
-                                    "ASCII", what) - buf;
-            return NGX_DECLINED;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_calls_new_id(u_char *p, size_t len, const char *alphabet)
-{
-    size_t  i, n;
-    u_char  rnd[64];
-
-    n = ngx_strlen(alphabet);
-
-    if (RAND_bytes(rnd, (int) len) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, ngx_calls_registry.log, 0,
-                      "calls: RAND_bytes() failed");
-    }
-
-    /* both alphabets have a power-of-two size: no modulo bias */
-
-    for (i = 0; i < len; i++) {
-        p[i] = alphabet[rnd[i] % n];
-    }
+    return e;
 }
 
 
@@ -1545,7 +1454,7 @@ ngx_calls_addr_lookup(ngx_calls_path_t *path, uint32_t hash)
 
 static ngx_int_t
 ngx_calls_add_path(ngx_calls_session_entry_t *e, ngx_calls_path_t *path,
-    uint32_t hash)
+    uint32_t hash, ngx_uint_t via)
 {
     ngx_calls_addr_node_t   *an, **slot;
 
@@ -1566,6 +1475,7 @@ ngx_calls_add_path(ngx_calls_session_entry_t *e, ngx_calls_path_t *path,
 
     an->path = *path;
     an->entry = e;
+    an->via = via;
     an->node.key = hash;
     *slot = an;
 

@@ -5,27 +5,30 @@
 
 
 /*
- * rtcd's metrics of this worker, per group.  Groups live in a tree by
- * name and in a list in the order they were first seen, which is the
- * order /metrics prints them in.
+ * rtcd's metrics, per group and per worker: each worker counts in its own
+ * slot of the calls zone (ngx_calls_directory.c), without locks; /metrics
+ * adds the slots up.  A slot's groups live in a tree by name, which only
+ * its worker touches, and in a list in the order they were first seen,
+ * which is the order /metrics prints them in; others only walk the list.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "ngx_calls.h"
+#include "ngx_calls_directory.h"
 #include "ngx_calls_stats.h"
 
 
-typedef struct {
+struct ngx_calls_stats_s {
     ngx_rbtree_t                tree;
     ngx_rbtree_node_t           sentinel;
     ngx_calls_stats_group_t    *first;
     ngx_calls_stats_group_t    *last;
     uint64_t                    states[NGX_CALLS_STATS_STATE_N];
     ngx_uint_t                  lost;
-    unsigned                    ready:1;
-} ngx_calls_stats_t;
+};
 
 
 static ngx_calls_stats_group_t *ngx_calls_stats_group(ngx_str_t *name);
@@ -35,6 +38,8 @@ static void ngx_calls_stats_track(ngx_calls_stats_group_t *g,
     ngx_uint_t out, double delta, ngx_str_t *mime);
 static ngx_int_t ngx_calls_stats_index(const char **names, ngx_uint_t n,
     ngx_str_t *label);
+static ngx_int_t ngx_calls_stats_merge(ngx_pool_t *pool,
+    ngx_calls_stats_snapshot_t *snap, ngx_calls_stats_group_t *g);
 
 
 /* prometheus.DefBuckets */
@@ -95,7 +100,8 @@ const char *ngx_calls_stats_msg_names[NGX_CALLS_STATS_MSG_N] = {
 };
 
 
-static ngx_calls_stats_t  ngx_calls_stats;
+/* this worker's slot; NULL without a calls zone */
+static ngx_calls_stats_t  *ngx_calls_stats;
 
 
 void
@@ -124,7 +130,10 @@ ngx_calls_stats_media(ngx_str_t *group, ngx_calls_stat_e stat, double value,
             return;
         }
 
-        ngx_calls_stats.states[i]++;
+        if (ngx_calls_stats) {
+            ngx_calls_stats->states[i]++;
+        }
+
         return;
     }
 
@@ -218,38 +227,170 @@ ngx_calls_stats_ws_message(ngx_str_t *client, ngx_uint_t msg, ngx_uint_t out)
 }
 
 
-ngx_calls_stats_group_t *
-ngx_calls_stats_groups(void)
+ngx_calls_stats_t *
+ngx_calls_stats_create(ngx_slab_pool_t *shpool)
 {
-    return ngx_calls_stats.first;
-}
+    ngx_calls_stats_t  *st;
 
+    st = ngx_slab_calloc(shpool, sizeof(ngx_calls_stats_t));
+    if (st == NULL) {
+        return NULL;
+    }
 
-uint64_t *
-ngx_calls_stats_states(void)
-{
-    return ngx_calls_stats.states;
-}
+    ngx_rbtree_init(&st->tree, &st->sentinel, ngx_str_rbtree_insert_value);
 
-
-ngx_uint_t
-ngx_calls_stats_lost(void)
-{
-    return ngx_calls_stats.lost;
+    return st;
 }
 
 
 void
-ngx_calls_stats_done(void)
+ngx_calls_stats_init_process(void)
 {
-    ngx_calls_stats_group_t  *g, *next;
+    ngx_calls_slot_t         *slot;
+    ngx_calls_stats_group_t  *g;
 
-    for (g = ngx_calls_stats.first; g; g = next) {
-        next = g->next;
-        ngx_free(g);
+    slot = ngx_calls_dir_slot(ngx_worker);
+
+    ngx_calls_stats = slot ? slot->stats : NULL;
+
+    if (ngx_calls_stats == NULL) {
+        return;
     }
 
-    ngx_memzero(&ngx_calls_stats, sizeof(ngx_calls_stats_t));
+    /*
+     * A worker that died left its gauges: its sessions, connections and
+     * tracks are gone.  The counters go on from where they were.
+     */
+
+    for (g = ngx_calls_stats->first; g; g = g->next) {
+        g->sessions = 0;
+        g->ws_connections = 0;
+        ngx_memzero(g->tracks, sizeof(g->tracks));
+        g->ntracks = 0;
+    }
+}
+
+
+/* every worker's numbers added up, in the request's pool */
+
+ngx_int_t
+ngx_calls_stats_snapshot(ngx_pool_t *pool, ngx_calls_stats_snapshot_t *snap)
+{
+    ngx_uint_t                i, n, k;
+    ngx_calls_slot_t         *slot;
+    ngx_calls_stats_t        *st;
+    ngx_calls_stats_group_t  *g;
+
+    ngx_memzero(snap, sizeof(ngx_calls_stats_snapshot_t));
+
+    n = ngx_calls_dir_nslots();
+
+    for (i = 0; i < n; i++) {
+        slot = ngx_calls_dir_slot(i);
+        st = slot->stats;
+
+        for (k = 0; k < NGX_CALLS_STATS_STATE_N; k++) {
+            snap->states[k] += st->states[k];
+        }
+
+        snap->lost += st->lost;
+
+        for (g = st->first; g; g = g->next) {
+            if (ngx_calls_stats_merge(pool, snap, g) != NGX_OK) {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_calls_stats_merge(ngx_pool_t *pool, ngx_calls_stats_snapshot_t *snap,
+    ngx_calls_stats_group_t *g)
+{
+    ngx_uint_t                 i, j, k;
+    ngx_calls_stats_group_t   *m, **last;
+    ngx_calls_stats_tracks_t  *t;
+
+    last = &snap->groups;
+
+    for (m = snap->groups; m; m = m->next) {
+        if (m->node.str.len == g->node.str.len
+            && ngx_strncmp(m->node.str.data, g->node.str.data,
+                           g->node.str.len) == 0)
+        {
+            break;
+        }
+
+        last = &m->next;
+    }
+
+    if (m == NULL) {
+        m = ngx_pcalloc(pool, sizeof(ngx_calls_stats_group_t));
+        if (m == NULL) {
+            return NGX_ERROR;
+        }
+
+        m->node.str.data = ngx_pstrdup(pool, &g->node.str);
+        if (m->node.str.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        m->node.str.len = g->node.str.len;
+        *last = m;
+    }
+
+    m->sessions += g->sessions;
+    m->ws_connections += g->ws_connections;
+    m->has_sessions |= g->has_sessions;
+    m->has_ws |= g->has_ws;
+
+    for (i = 0; i < NGX_CALLS_STATS_ERR_N; i++) {
+        m->errors[i] += g->errors[i];
+    }
+
+    for (i = 0; i < NGX_CALLS_STATS_MSG_N; i++) {
+        m->ws_messages[i][0] += g->ws_messages[i][0];
+        m->ws_messages[i][1] += g->ws_messages[i][1];
+    }
+
+    for (i = 0; i < NGX_CALLS_STATS_HIST_N; i++) {
+        for (k = 0; k < NGX_CALLS_STATS_MAX_BUCKETS; k++) {
+            m->hist[i].buckets[k] += g->hist[i].buckets[k];
+        }
+
+        m->hist[i].count += g->hist[i].count;
+        m->hist[i].sum += g->hist[i].sum;
+    }
+
+    for (i = 0; i < g->ntracks && i < NGX_CALLS_STATS_TRACKS; i++) {
+        t = &g->tracks[i];
+
+        for (j = 0; j < m->ntracks; j++) {
+            if (m->tracks[j].out == t->out
+                && m->tracks[j].mime_len == t->mime_len
+                && ngx_memcmp(m->tracks[j].mime, t->mime, t->mime_len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == m->ntracks) {
+            if (j == NGX_CALLS_STATS_TRACKS) {
+                continue;
+            }
+
+            m->tracks[j] = *t;
+            m->tracks[j].count = 0;
+            m->ntracks++;
+        }
+
+        m->tracks[j].count += t->count;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -261,12 +402,10 @@ ngx_calls_stats_group(ngx_str_t *name)
     ngx_calls_stats_t        *st;
     ngx_calls_stats_group_t  *g;
 
-    st = &ngx_calls_stats;
+    st = ngx_calls_stats;
 
-    if (!st->ready) {
-        ngx_rbtree_init(&st->tree, &st->sentinel,
-                        ngx_str_rbtree_insert_value);
-        st->ready = 1;
+    if (st == NULL) {
+        return NULL;
     }
 
     hash = ngx_crc32_long(name->data, name->len);
@@ -279,14 +418,12 @@ ngx_calls_stats_group(ngx_str_t *name)
 
     /* the name is kept right after the record */
 
-    g = ngx_alloc(sizeof(ngx_calls_stats_group_t) + name->len + 1,
-                  ngx_cycle->log);
+    g = ngx_slab_calloc(ngx_calls_dir_pool(),
+                        sizeof(ngx_calls_stats_group_t) + name->len + 1);
     if (g == NULL) {
         st->lost++;
         return NULL;
     }
-
-    ngx_memzero(g, sizeof(ngx_calls_stats_group_t));
 
     g->node.str.data = (u_char *) g + sizeof(ngx_calls_stats_group_t);
     g->node.str.len = name->len;
@@ -295,6 +432,9 @@ ngx_calls_stats_group(ngx_str_t *name)
 
     g->node.node.key = hash;
     ngx_rbtree_insert(&st->tree, &g->node.node);
+
+    /* other workers walk the list: the record before the link to it */
+    ngx_memory_barrier();
 
     if (st->last) {
         st->last->next = g;

@@ -121,16 +121,26 @@ void ngx_calls_stats_ws_connections(ngx_str_t *client, ngx_int_t delta);
 void ngx_calls_stats_ws_message(ngx_str_t *client, ngx_uint_t msg,
     ngx_uint_t out);
 
-/* the groups, oldest first; NULL when there is none */
-ngx_calls_stats_group_t *ngx_calls_stats_groups(void);
+typedef struct ngx_calls_stats_s  ngx_calls_stats_t;
 
-/* connection state changes, NGX_CALLS_STATS_STATE_N slots */
-uint64_t *ngx_calls_stats_states(void);
+/* a worker slot's numbers, in the calls zone (at its initialization) */
+ngx_calls_stats_t *ngx_calls_stats_create(ngx_slab_pool_t *shpool);
 
-/* how many groups were not counted because memory ran out */
-ngx_uint_t ngx_calls_stats_lost(void);
+/* the worker counts in its slot from now on */
+void ngx_calls_stats_init_process(void);
 
-void ngx_calls_stats_done(void);
+
+/* the sum of every worker's numbers */
+typedef struct {
+    ngx_calls_stats_group_t   *groups;    /* oldest first, NULL: none */
+    uint64_t                   states[NGX_CALLS_STATS_STATE_N];
+
+    /* how many groups were not counted because memory ran out */
+    ngx_uint_t                 lost;
+} ngx_calls_stats_snapshot_t;
+
+ngx_int_t ngx_calls_stats_snapshot(ngx_pool_t *pool,
+    ngx_calls_stats_snapshot_t *snap);
 
 
 #endif /* _NGX_CALLS_STATS_H_INCLUDED_ */

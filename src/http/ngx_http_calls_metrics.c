@@ -72,7 +72,7 @@ ngx_int_t
 ngx_http_calls_metrics_handler(ngx_http_request_t *r)
 {
     u_char                   *p;
-    uint64_t                 *counters;
+    uint64_t                  counters[NGX_CALLS_CNT_N];
     ngx_int_t                 rc;
     ngx_str_t                 allow, methods;
     ngx_buf_t                *b;
@@ -97,11 +97,9 @@ ngx_http_calls_metrics_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    counters = ngx_calls_counters();
-
-    if (counters == NULL) {
+    if (ngx_calls_counters(counters) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "calls_metrics: no media counters in this process");
+                      "calls_metrics: no media counters (no calls zone)");
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 

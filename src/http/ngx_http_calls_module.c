@@ -233,6 +233,9 @@ ngx_http_calls_set_handler(ngx_conf_t *cf, ngx_http_handler_pt handler)
 
     clcf->handler = handler;
 
+    /* sessions and counters of every worker are in the calls zone */
+    ngx_calls_need_zone(cf);
+
     return NGX_CONF_OK;
 }
 

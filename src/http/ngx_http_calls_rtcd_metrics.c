@@ -40,6 +40,7 @@ typedef struct {
     ngx_chain_t               **last;
     ngx_buf_t                  *buf;
     ngx_uint_t                  failed;
+    ngx_calls_stats_snapshot_t  stats;     /* of every worker */
 } ngx_http_calls_rtcd_writer_t;
 
 
@@ -95,6 +96,10 @@ ngx_http_calls_rtcd_metrics(ngx_http_request_t *r)
     w.pool = r->pool;
     w.last = &w.out;
 
+    if (ngx_calls_stats_snapshot(r->pool, &w.stats) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     ngx_http_calls_rtcd_rtc_families(&w);
     ngx_http_calls_rtcd_histograms(&w);
     ngx_http_calls_rtcd_ws_families(&w);
@@ -148,7 +153,7 @@ ngx_http_calls_rtcd_rtc_families(ngx_http_calls_rtcd_writer_t *w)
     ngx_http_calls_rtcd_family(w, "rtcd_rtc_sessions_total", "gauge",
                                "Total number of active RTC sessions");
 
-    for (g = ngx_calls_stats_groups(); g; g = g->next) {
+    for (g = w->stats.groups; g; g = g->next) {
         if (g->has_sessions) {
             p = ngx_cpymem(labels, "groupID=", sizeof("groupID=") - 1);
             *ngx_http_calls_rtcd_label(p, &g->node.str) = '\0';
@@ -163,7 +168,7 @@ ngx_http_calls_rtcd_rtc_families(ngx_http_calls_rtcd_writer_t *w)
                                "Total number of RTC connection state "
                                "changes");
 
-    states = ngx_calls_stats_states();
+    states = w->stats.states;
 
     for (i = 0; i < NGX_CALLS_STATS_STATE_N; i++) {
         if (states[i]) {
@@ -178,7 +183,7 @@ ngx_http_calls_rtcd_rtc_families(ngx_http_calls_rtcd_writer_t *w)
     ngx_http_calls_rtcd_family(w, "rtcd_rtc_errors_total", "counter",
                                "Total number of RTC related errors");
 
-    for (g = ngx_calls_stats_groups(); g; g = g->next) {
+    for (g = w->stats.groups; g; g = g->next) {
         for (i = 0; i < NGX_CALLS_STATS_ERR_N; i++) {
             if (g->errors[i] == 0) {
                 continue;
@@ -197,7 +202,7 @@ ngx_http_calls_rtcd_rtc_families(ngx_http_calls_rtcd_writer_t *w)
     ngx_http_calls_rtcd_family(w, "rtcd_rtc_rtp_tracks_total", "gauge",
                                "Total number of active RTP tracks");
 
-    for (g = ngx_calls_stats_groups(); g; g = g->next) {
+    for (g = w->stats.groups; g; g = g->next) {
         for (i = 0; i < g->ntracks; i++) {
             mime.data = g->tracks[i].mime;
             mime.len = g->tracks[i].mime_len;
@@ -233,7 +238,7 @@ ngx_http_calls_rtcd_histograms(ngx_http_calls_rtcd_writer_t *w)
 
         ngx_http_calls_rtcd_family(w, def->name, "histogram", def->help);
 
-        for (g = ngx_calls_stats_groups(); g; g = g->next) {
+        for (g = w->stats.groups; g; g = g->next) {
             hist = &g->hist[h];
 
             if (hist->count == 0) {
@@ -286,7 +291,7 @@ ngx_http_calls_rtcd_ws_families(ngx_http_calls_rtcd_writer_t *w)
     ngx_http_calls_rtcd_family(w, "rtcd_ws_connections_total", "gauge",
                                "Total number of active WebSocket sessions");
 
-    for (g = ngx_calls_stats_groups(); g; g = g->next) {
+    for (g = w->stats.groups; g; g = g->next) {
         if (g->has_ws) {
             p = ngx_cpymem(labels, "clientID=", sizeof("clientID=") - 1);
             *ngx_http_calls_rtcd_label(p, &g->node.str) = '\0';
@@ -301,7 +306,7 @@ ngx_http_calls_rtcd_ws_families(ngx_http_calls_rtcd_writer_t *w)
                                "Total number of sent/received WebSocket "
                                "messages");
 
-    for (g = ngx_calls_stats_groups(); g; g = g->next) {
+    for (g = w->stats.groups; g; g = g->next) {
         for (i = 0; i < NGX_CALLS_STATS_MSG_N; i++) {
             for (dir = 0; dir < 2; dir++) {
 
@@ -524,20 +529,19 @@ ngx_http_calls_rtcd_proc_read(ngx_http_calls_rtcd_proc_t *proc,
 }
 
 
-/* ngx_calls_*: the media counters and this worker's load */
+/* ngx_calls_*: the media counters and each worker's load */
 
 static void
 ngx_http_calls_rtcd_own(ngx_http_calls_rtcd_writer_t *w)
 {
     u_char        labels[64];
-    uint64_t     *counters;
+    uint64_t      counters[NGX_CALLS_CNT_N];
+    ngx_pid_t     pid;
     ngx_buf_t    *b;
-    ngx_uint_t    calls, sessions;
+    ngx_uint_t    i, n, calls, sessions;
     ngx_chain_t  *cl;
 
-    counters = ngx_calls_counters();
-
-    if (counters) {
+    if (ngx_calls_counters(counters) == NGX_OK) {
         b = ngx_create_temp_buf(w->pool, ngx_http_calls_metrics_size());
         cl = ngx_alloc_chain_link(w->pool);
 
@@ -558,19 +562,31 @@ ngx_http_calls_rtcd_own(ngx_http_calls_rtcd_writer_t *w)
         w->buf = NULL;
     }
 
-    ngx_calls_load(&calls, &sessions);
-
-    ngx_snprintf(labels, sizeof(labels), "worker=\"%ui\"%Z", ngx_worker);
+    n = ngx_calls_workers();
 
     ngx_http_calls_rtcd_family(w, "ngx_calls_worker_calls", "gauge",
                                "Calls whose home is this worker process.");
-    ngx_http_calls_rtcd_sample(w, "ngx_calls_worker_calls", (char *) labels,
-                               (double) calls);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_calls_load(i, &calls, &sessions, &pid) == NGX_OK) {
+            ngx_snprintf(labels, sizeof(labels), "worker=\"%ui\"%Z", i);
+            ngx_http_calls_rtcd_sample(w, "ngx_calls_worker_calls",
+                                       (char *) labels, (double) calls);
+        }
+    }
 
     ngx_http_calls_rtcd_family(w, "ngx_calls_worker_sessions", "gauge",
                                "Sessions in this worker process.");
-    ngx_http_calls_rtcd_sample(w, "ngx_calls_worker_sessions",
-                               (char *) labels, (double) sessions);
+
+    for (i = 0; i < n; i++) {
+        if (ngx_calls_load(i, &calls, &sessions, &pid) == NGX_OK) {
+            ngx_snprintf(labels, sizeof(labels), "worker=\"%ui\"%Z", i);
+            ngx_http_calls_rtcd_sample(w, "ngx_calls_worker_sessions",
+                                       (char *) labels, (double) sessions);
+        }
+    }
+
+    ngx_snprintf(labels, sizeof(labels), "worker=\"%ui\"%Z", ngx_worker);
 
     ngx_http_calls_rtcd_family(w, "ngx_calls_worker_cpu_load", "gauge",
                                "The load /system reports: 1 / idle CPUs.");
@@ -578,13 +594,13 @@ ngx_http_calls_rtcd_own(ngx_http_calls_rtcd_writer_t *w)
                                (char *) labels,
                                ngx_http_calls_rtcd_cpu_load());
 
-    if (ngx_calls_stats_lost()) {
+    if (w->stats.lost) {
         ngx_http_calls_rtcd_family(w, "ngx_calls_stats_groups_lost_total",
                                    "counter",
                                    "Groups left out of the rtcd metrics for "
                                    "lack of memory.");
         ngx_http_calls_rtcd_sample(w, "ngx_calls_stats_groups_lost_total",
-                                   NULL, (double) ngx_calls_stats_lost());
+                                   NULL, (double) w->stats.lost);
     }
 }
 

@@ -1836,6 +1836,8 @@ ngx_http_calls_rtcd(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_calls_rtcd_module);
     rmcf->enabled = 1;
 
+    ngx_calls_need_zone(cf);
+
     return NGX_CONF_OK;
 }
 

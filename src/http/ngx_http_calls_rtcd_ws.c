@@ -206,14 +206,7 @@ ngx_http_calls_rtcd_ws(ngx_http_calls_rtcd_ctx_t *actx)
 
     /* sessions of this client whose connection went away come here */
 
-    rc = ngx_calls_endpoint_adopt(&ctx->ep);
-
-    if (rc) {
-        ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
-                      "calls rtcd: connection \"%V\" took %i sessions of "
-                      "client \"%V\" over", &ctx->conn_id, rc,
-                      &ctx->ep.group);
-    }
+    ngx_calls_endpoint_adopt(&ctx->ep);
 
     ngx_http_calls_rtcd_finish(actx, NGX_DONE);
 }
@@ -750,18 +743,18 @@ static ngx_int_t
 ngx_http_calls_rtcd_ws_mine(ngx_http_calls_rtcd_ws_ctx_t *ctx,
     ngx_str_t *session_id, const char *what)
 {
-    ngx_str_t  group;
+    ngx_int_t  rc;
 
-    if (ngx_calls_session_group(session_id, &group) != NGX_OK) {
+    rc = ngx_calls_session_group(session_id, &ctx->ep.group);
+
+    if (rc == NGX_DECLINED) {
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
                       "calls rtcd: %s from client \"%V\": session \"%V\" "
                       "not found", what, &ctx->ep.group, session_id);
         return NGX_DECLINED;
     }
 
-    if (group.len != ctx->ep.group.len
-        || ngx_strncmp(group.data, ctx->ep.group.data, group.len) != 0)
-    {
+    if (rc != NGX_OK) {
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "calls rtcd: %s from client \"%V\": session \"%V\" "
                       "belongs to another client", what, &ctx->ep.group,

@@ -75,8 +75,6 @@ static void ngx_http_calls_signaling_message(ngx_http_calls_ws_t *ws,
 static void ngx_http_calls_signaling_closed(ngx_http_calls_ws_t *ws);
 static void ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
     cJSON *data);
-static void ngx_http_calls_signaling_member(void *data, ngx_str_t *session_id,
-    ngx_str_t *user_id, ngx_uint_t unmuted);
 static ngx_int_t ngx_http_calls_signaling_ice_servers(
     ngx_http_calls_signaling_ctx_t *ctx, cJSON *reply, ngx_pool_t *pool);
 static void ngx_http_calls_signaling_signal(
@@ -417,48 +415,13 @@ ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
         goto done;
     }
 
+    /* who is already in the call comes next, as events */
+
     ngx_http_calls_signaling_send(ctx, "join", reply);
-
-    /* who is already in the call */
-
-    if (ngx_calls_members(&ctx->ep.group, &ctx->call_id,
-                          ngx_http_calls_signaling_member, ctx)
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
-                      "calls signaling: members of call \"%V\" unknown",
-                      &ctx->call_id);
-    }
 
 done:
 
     ngx_destroy_pool(pool);
-}
-
-
-static void
-ngx_http_calls_signaling_member(void *data, ngx_str_t *session_id,
-    ngx_str_t *user_id, ngx_uint_t flags)
-{
-    ngx_http_calls_signaling_ctx_t  *ctx = data;
-
-    if (ngx_http_calls_signaling_same(session_id, &ctx->session_id)) {
-        return;
-    }
-
-    ngx_http_calls_signaling_user(ctx, "user_joined", session_id);
-
-    if (flags & NGX_CALLS_MEMBER_SCREEN) {
-        ngx_http_calls_signaling_user(ctx, "user_screen_on", session_id);
-    }
-
-    if (flags & NGX_CALLS_MEMBER_VIDEO) {
-        ngx_http_calls_signaling_user(ctx, "user_video_on", session_id);
-    }
-
-    if (flags & NGX_CALLS_MEMBER_UNMUTED) {
-        ngx_http_calls_signaling_user(ctx, "user_unmuted", session_id);
-    }
 }
 
 

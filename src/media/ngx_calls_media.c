@@ -37,6 +37,7 @@ static const char  *ngx_calls_counter_names[NGX_CALLS_CNT_N] = {
     "rtp_retransmitted",
     "nacks_sent",
     "keyframe_requests",
+    "handed_over",
     "drop_unknown_proto",
     "drop_stun_malformed",
     "drop_stun_not_request",
@@ -54,7 +55,8 @@ static const char  *ngx_calls_counter_names[NGX_CALLS_CNT_N] = {
     "drop_rtp_muted",
     "drop_send_failed",
     "drop_dc_malformed",
-    "drop_rtx_missing"
+    "drop_rtx_missing",
+    "drop_bus_full"
 };
 
 

@@ -131,6 +131,8 @@ typedef enum {
     NGX_CALLS_CNT_RTP_RETRANSMITTED,         /* answers to receivers' NACKs */
     NGX_CALLS_CNT_NACKS_SENT,                /* our NACKs to senders */
     NGX_CALLS_CNT_KEYFRAME_REQUESTS,         /* our PLIs to senders */
+    NGX_CALLS_CNT_HANDED_OVER,               /* datagrams sent to the home
+                                                worker of their session */
 
     NGX_CALLS_CNT_DROP_FIRST,
     NGX_CALLS_CNT_DROP_UNKNOWN_PROTO = NGX_CALLS_CNT_DROP_FIRST,
@@ -151,6 +153,7 @@ typedef enum {
     NGX_CALLS_CNT_DROP_SEND_FAILED,
     NGX_CALLS_CNT_DROP_DC_MALFORMED,
     NGX_CALLS_CNT_DROP_RTX_MISSING,          /* NACKed, no longer buffered */
+    NGX_CALLS_CNT_DROP_BUS_FULL,             /* home worker's ring full */
     NGX_CALLS_CNT_DROP_LAST,
 
     NGX_CALLS_CNT_N = NGX_CALLS_CNT_DROP_LAST

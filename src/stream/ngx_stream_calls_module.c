@@ -525,6 +525,17 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
         l->ls = &ls[i];
         l->wildcard = ls[i].wildcard;
 
+        /*
+         * Every worker adds its listeners in the same order (with
+         * reuseport each has its own socket of each listen), so an index
+         * names the same address in all of them: a datagram handed to the
+         * home worker of its session is answered from there.
+         */
+
+        if (ngx_calls_listener_add(&l->listener) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
         if (l->wildcard) {
             on = 1;
 
@@ -1103,6 +1114,10 @@ ngx_stream_calls_postconfiguration(ngx_conf_t *cf)
         }
 
         udp++;
+
+        if (!lsn[i].reuseport && ccf->media_shared.len == 0) {
+            ccf->media_shared = lsn[i].addr_text;
+        }
 
         /*
          * The media listener is read by us, not by nginx's UDP sessions:

@@ -876,6 +876,61 @@ def vad_predict(levels, resets):
 # ---------------------------------------------------------------------------
 # the participant
 
+class WsSignaling:
+    """The participant's signaling over ngx_calls' standalone /calls/ws:
+    actions out as JSON text frames (send), the server's events in from
+    read(), which hands each to Peer.on_event.
+
+    This is one of two transports: t/peers/rtcd_plugin.py plugs in the
+    Calls plugin's RTCD connection instead (an object with the same
+    send(msg)).  Whatever carries it, Peer sends every action through
+    Peer.send and takes every event through Peer.on_event."""
+
+    def __init__(self, peer):
+        self.peer = peer
+        self.ws = None
+
+    async def open(self):
+        args = self.peer.args
+        ctx = None
+        if args.url.startswith('wss:'):
+            ctx = ssl.create_default_context()
+            if args.insecure:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+        self.ws = await websockets.connect(args.url, ssl=ctx, open_timeout=10,
+                                           close_timeout=2, max_size=1 << 22,
+                                           ping_interval=None)
+
+    def is_open(self):
+        return self.ws is not None and self.ws.open
+
+    async def send(self, msg):
+        await self.ws.send(json.dumps(msg))
+
+    async def read(self):
+        """Until the socket closes."""
+        peer = self.peer
+        try:
+            async for raw in self.ws:
+                if isinstance(raw, bytes):
+                    peer.error('binary frame on the signaling socket', fatal=True)
+                    continue
+                try:
+                    msg = json.loads(raw)
+                except ValueError:
+                    peer.error(f'bad JSON from server: {raw[:100]!r}', fatal=True)
+                    continue
+                log.debug('<- %s', raw[:200])
+                await peer.on_event(msg.get('event'), msg.get('data') or {})
+        except websockets.ConnectionClosed as e:
+            log.info('signaling closed: %s', e)
+
+    async def close(self):
+        if self.ws is not None:
+            await self.ws.close()
+
+
 @dataclasses.dataclass
 class LocalChange:
     label: str
@@ -888,7 +943,9 @@ class LocalChange:
 class Peer:
     def __init__(self, args):
         self.args = args
-        self.ws = None
+        self.signaling = None            # the transport: WsSignaling in
+                                         # run(), or another with send()
+                                         # (rtcd_plugin.py's RtcdPeer)
         self.pc = None
         self.dc = None
         self.session_id = None
@@ -961,8 +1018,9 @@ class Peer:
         log.info('action %s at %.3fs', action, self.elapsed())
 
     async def send(self, msg):
+        """Every action of ours goes out here, whatever the transport."""
         log.debug('-> %s', str(msg)[:200])
-        await self.ws.send(json.dumps(msg))
+        await self.signaling.send(msg)
 
     def dc_send(self, data):
         if self.dc is None or self.dc.readyState != 'open':
@@ -991,20 +1049,12 @@ class Peer:
     # --- main
 
     async def run(self):
+        """The standalone participant: /calls/ws, join, the stay, leave."""
         args = self.args
-        ctx = None
-        if args.url.startswith('wss:'):
-            ctx = ssl.create_default_context()
-            if args.insecure:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-        async with websockets.connect(args.url, ssl=ctx, open_timeout=10,
-                                      close_timeout=2, max_size=1 << 22,
-                                      ping_interval=None) as ws:
-            self.ws = ws
-            reader = self.spawn(self.read_ws())
-            self.spawn(self.sdp_worker())
-            self.spawn(self.action_worker())
+        self.signaling = sig = WsSignaling(self)
+        await sig.open()
+        try:
+            reader = self.spawn(sig.read())
             join = {'channelID': args.room}
             if args.av1_support:
                 join['av1Support'] = True
@@ -1024,10 +1074,7 @@ class Peer:
                 raise ProtocolError('no join event within 10 s' if not reader.done()
                                     else 'signaling WebSocket closed before the join event')
 
-            self.start_peer()
-            self.plan()
-            # the first offer: only the data channel (no track added yet)
-            await self.work.put(('offer', None, None))
+            await self.start_call()
 
             # stay in the call; the reader ends early only if the socket
             # closes, which is an error before the time is up
@@ -1040,14 +1087,33 @@ class Peer:
 
             self.leaving = True
             result = await self.collect()
-            if ws.open:
+            if sig.is_open():
                 try:
-                    self.left_t = now()
-                    await self.send({'action': 'leave'})
+                    await self.leave()
                     result['left_t'] = ts(self.left_t)
                 except websockets.ConnectionClosed:
                     pass
+        finally:
+            await sig.close()
         return result
+
+    async def start_call(self):
+        """What follows the join, whatever the transport: the peer
+        connection with calls-dc, the SDP and action workers, the timed
+        actions of the options, and the first offer (only the data
+        channel, no track added yet)."""
+        self.start_peer()
+        self.spawn(self.sdp_worker())
+        self.spawn(self.action_worker())
+        self.plan()
+        await self.work.put(('offer', None, None))
+
+    async def leave(self):
+        """The stay is over: the leave action.  From here on, signaling
+        that fails is a teardown race, not the server's fault."""
+        self.leaving = True
+        self.left_t = now()
+        await self.send({'action': 'leave'})
 
     def plan(self):
         """The timed actions of the command line."""
@@ -1113,22 +1179,6 @@ class Peer:
                 self.error('peer connection failed', fatal=True)
 
     # --- signaling in
-
-    async def read_ws(self):
-        try:
-            async for raw in self.ws:
-                if isinstance(raw, bytes):
-                    self.error('binary frame on the signaling socket', fatal=True)
-                    continue
-                try:
-                    msg = json.loads(raw)
-                except ValueError:
-                    self.error(f'bad JSON from server: {raw[:100]!r}', fatal=True)
-                    continue
-                log.debug('<- %s', raw[:200])
-                await self.on_event(msg.get('event'), msg.get('data') or {})
-        except websockets.ConnectionClosed as e:
-            log.info('signaling closed: %s', e)
 
     async def on_event(self, event, data):
         if event == 'join':
@@ -1230,7 +1280,14 @@ class Peer:
 
     async def sdp_worker(self):
         while True:
-            kind, payload, channel = await self.work.get()
+            item = await self.work.get()
+            # (kind, payload, channel); anything else is a bug of ours,
+            # reported rather than ending this task in silence
+            if not (isinstance(item, tuple) and len(item) == 3):
+                self.error(f'SDP work item {item!r:.80} is not (kind, payload, channel)',
+                           fatal=True)
+                continue
+            kind, payload, channel = item
             try:
                 if kind == 'offer':
                     await self.make_offer()
@@ -1238,6 +1295,8 @@ class Peer:
                     await self.apply_change(payload)
                 elif kind == 'signal':
                     await self.on_signal(payload, channel)
+                else:
+                    raise ValueError(f'unknown SDP work {kind!r}')
             except Exception as e:          # noqa: BLE001 - report and stop
                 if self.leaving:
                     log.info('signaling step %s while leaving: %s', kind, e)

@@ -20,8 +20,9 @@ close are recorded.
 
 Scenarios (each prints ONE JSON line with what it saw):
 
-  call      two participants in one call: audio both ways, screen on/off,
-            mute and unmute (forwarding stops and resumes), the plugin
+  call      two participants in one call: audio both ways, screen on/off
+            (one sharer at a time), mute and unmute (forwarding stops
+            and resumes), the plugin
             connection drops and comes back (sessions move to the new
             one), a third participant joins after that, the session
             routes, leave and close
@@ -65,7 +66,8 @@ log = logging.getLogger('rtcd_plugin')
 ID_ALPHABET = 'ybndrfg8ejkmcpqxot1uwisza345h769'
 
 # rtc.Message types (rtcd service/rtc/msg.go)
-ICE, SDP, MUTE, UNMUTE, SCREEN_ON, SCREEN_OFF, VOICE_ON, VOICE_OFF = range(1, 9)
+(ICE, SDP, MUTE, UNMUTE, SCREEN_ON, SCREEN_OFF, VOICE_ON, VOICE_OFF,
+ VIDEO_ON, VIDEO_OFF) = range(1, 11)
 
 # calls-dc message types the client sends with its statistics
 DC_LOSS_RATE, DC_RTT, DC_JITTER = 4, 5, 6
@@ -243,31 +245,45 @@ class PluginConn:
 # ---------------------------------------------------------------------------
 # a participant whose signaling goes through the plugin
 
-class RtcdPeer(ap.Peer):
-    def __init__(self, emu, name, conn, freq, bursts=False, muted=False):
-        # the participant's own options, as aiortc_peer.py parses them;
-        # its signaling URL is unused: the plugin carries it
-        argv = ['ws://plugin.invalid/', emu.channel_id, '60', str(freq)]
-        argv += ['--bursts'] if bursts else []
-        argv += ['--muted'] if muted else []
-        super().__init__(ap.parse_args(argv))
-        self.t0 = emu.t0
-        self.emu = emu
-        self.name = name
+class PluginSignaling:
+    """The participant's transport (see aiortc_peer.WsSignaling): what the
+    webapp sends the plugin becomes what the plugin sends rtcd, on the
+    plugin connection of the moment.  Offers, answers and candidates are
+    rtc messages of the session (SDP, ICE), mute and unmute, screen and
+    video on/off their rtc types, leave the plugin's leave.  What rtcd
+    sends comes back through Emulator.deliver and RtcdPeer.on_rtcd."""
+
+    def __init__(self, peer, conn):
+        self.peer = peer
         self.conn = conn
-        self.session_id = new_id()
-        self.user_id = new_id()
-        self.call_id = emu.call_id
-        self.by_conn = collections.Counter()
-        self.vad = []
-        self.closed_at = None
-        self.field_errors = []
-        self.trickled = 0
+
+    async def send(self, msg):
+        peer, conn, sid = self.peer, self.conn, self.peer.session_id
+        action = msg['action']
+        log.debug('%s -> %s', peer.name, action)
+        if action == 'sdp':
+            await conn.send_rtc(sid, SDP, msg['data'].encode())
+            if not peer.trickled:
+                await self.trickle(json.loads(msg['data'])['sdp'])
+        elif action == 'ice':
+            await conn.send_rtc(sid, ICE, msg['data'].encode())
+        elif action in ('mute', 'unmute', 'screen_off', 'video_off'):
+            mtype = {'mute': MUTE, 'unmute': UNMUTE, 'screen_off': SCREEN_OFF,
+                     'video_off': VIDEO_OFF}[action]
+            await conn.send_rtc(sid, mtype)
+        elif action in ('screen_on', 'video_on'):
+            await conn.send_rtc(sid, SCREEN_ON if action == 'screen_on' else VIDEO_ON,
+                                msg['data'].encode())
+        elif action == 'leave':
+            await conn.send('leave', {'sessionID': sid})
+        else:
+            raise ValueError(f'no plugin message for the action {action!r}')
 
     async def trickle(self, sdp):
         """aiortc puts its candidates in the SDP; a browser trickles them
         as the plugin's ice action: send them that way too, then the
         end of candidates."""
+        peer = self.peer
         mid, index = None, -1
         for line in sdp.splitlines():
             if line.startswith('m='):
@@ -277,41 +293,56 @@ class RtcdPeer(ap.Peer):
             elif line.startswith('a=candidate:'):
                 cand = {'candidate': line[2:], 'sdpMid': mid, 'sdpMLineIndex': index,
                         'usernameFragment': None}
-                await self.conn.send_rtc(self.session_id, ICE, json.dumps(cand).encode())
-                self.trickled += 1
-        await self.conn.send_rtc(self.session_id, ICE, json.dumps(
+                await self.conn.send_rtc(peer.session_id, ICE, json.dumps(cand).encode())
+                peer.trickled += 1
+        await self.conn.send_rtc(peer.session_id, ICE, json.dumps(
             {'candidate': '', 'sdpMid': mid, 'sdpMLineIndex': index}).encode())
-    async def send(self, msg):
-        action = msg['action']
-        log.debug('%s -> %s', self.name, action)
-        if action == 'sdp':
-            await self.conn.send_rtc(self.session_id, SDP, msg['data'].encode())
-            if not self.trickled:
-                await self.trickle(json.loads(msg['data'])['sdp'])
-        elif action == 'ice':
-            await self.conn.send_rtc(self.session_id, ICE, msg['data'].encode())
-        elif action == 'unmute':
-            await self.conn.send_rtc(self.session_id, UNMUTE)
-        elif action == 'mute':
-            await self.conn.send_rtc(self.session_id, MUTE)
-        elif action == 'leave':
-            await self.conn.send('leave', {'sessionID': self.session_id})
-        else:
-            raise ValueError(action)
+
+
+class RtcdPeer(ap.Peer):
+    def __init__(self, emu, name, conn, freq, bursts=False, muted=False):
+        # the participant's own options, as aiortc_peer.py parses them;
+        # its signaling URL is unused: the plugin carries it
+        argv = ['ws://plugin.invalid/', emu.channel_id, '60', str(freq)]
+        argv += ['--bursts'] if bursts else []
+        argv += ['--muted'] if muted else []
+        super().__init__(ap.parse_args(argv))
+        # the participant's times are epoch seconds, from the emulator's
+        # start
+        self.t0 = emu.epoch
+        self.signaling = PluginSignaling(self, conn)
+        self.emu = emu
+        self.name = name
+        self.session_id = new_id()
+        self.user_id = new_id()
+        self.call_id = emu.call_id
+        self.by_conn = collections.Counter()
+        self.vad = []
+        self.closed_at = None
+        self.field_errors = []
+        self.trickled = 0
+
+    @property
+    def conn(self):
+        """The plugin connection that carries this participant now."""
+        return self.signaling.conn
+
+    @conn.setter
+    def conn(self, conn):
+        self.signaling.conn = conn
 
     async def join(self):
         await self.conn.send('join', join_data(self.call_id, self.user_id, self.session_id,
                                                self.emu.channel_id))
-        # rtcd does not answer a join: the client offers right away
+        # rtcd does not answer a join: the client offers right away (the
+        # standalone participant's call from here on: its first offer,
+        # then its microphone after the first answer)
         self.joined.set()
-        self.start_peer()
+        await self.start_call()
 
         @self.dc.on('open')
         def on_open_stats():
             self.spawn(self.send_stats())
-
-        self.spawn(self.sdp_worker())
-        await self.work.put(('offer', None))
 
     async def send_stats(self):
         """What the Calls client reports on calls-dc once a second."""
@@ -358,6 +389,7 @@ class Emulator:
         self.args = args
         self.svc = Service(args.url)
         self.t0 = time.monotonic()
+        self.epoch = time.time()         # the same moment, for the participants
         self.call_id = new_id()
         self.channel_id = new_id()
         self.peers = {}                  # session id -> RtcdPeer
@@ -471,10 +503,19 @@ async def scenario_call(emu):
     facts['session_p0'] = await emu.sessions('/' + p0.session_id)
     facts['session_unknown'] = await emu.sessions('/' + new_id())
 
-    # screen sharing: the engine has no video yet; the messages must
-    # reach p0's session (nginx logs the engine's answer to them)
-    await conn.send_rtc(p0.session_id, SCREEN_ON, b'{"screenStreamID":"screen-' + p0.session_id.encode() + b'"}')
+    # screen sharing: the messages must reach p0's session.  Nothing of
+    # them comes back to the plugin; what shows is the one sharer of a
+    # call: while p0 shares, a screen_on of p1 is refused (nginx logs why,
+    # naming p0); after p0's screen_off, p1's is taken and p0's refused
+    def screen(p):
+        return json.dumps({'screenStreamID': 'screen-' + p.session_id}).encode()
+
+    await conn.send_rtc(p0.session_id, SCREEN_ON, screen(p0))
+    await conn.send_rtc(p1.session_id, SCREEN_ON, screen(p1))    # refused
     await conn.send_rtc(p0.session_id, SCREEN_OFF)
+    await conn.send_rtc(p1.session_id, SCREEN_ON, screen(p1))    # taken
+    await conn.send_rtc(p0.session_id, SCREEN_ON, screen(p0))    # refused
+    await conn.send_rtc(p1.session_id, SCREEN_OFF)
 
     # mute: nothing of p0 reaches p1, then it does again
     await asyncio.sleep(1)
@@ -509,7 +550,7 @@ async def scenario_call(emu):
         reports[p.name] = await p.report()
 
     for p in (p0, p1, p2):
-        await p.send({'action': 'leave'})
+        await p.leave()
     facts['all_closed'] = await emu.wait_for(
         lambda: all(p.closed_at is not None for p in (p0, p1, p2)), 5)
     for p in (p0, p1, p2):
@@ -559,7 +600,7 @@ async def scenario_nodes(emu):
         reports[p.name] = await p.report()
 
     for p in (p0, p1, p2):
-        await p.send({'action': 'leave'})
+        await p.leave()
     facts['all_closed'] = await emu.wait_for(
         lambda: all(p.closed_at is not None for p in (p0, p1, p2)), 5)
     for p in (p0, p1, p2):

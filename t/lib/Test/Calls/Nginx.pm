@@ -205,7 +205,7 @@ sub make_config {
     my ($self, %s) = @_;
 
     my $dir = $self->{dir};
-    my $workers = $ENV{TEST_NGINX_WORKERS} || 1;
+    my $workers = $ENV{TEST_NGINX_WORKERS} || 2;
     my $level = log_level();
     my $conf = '';
 

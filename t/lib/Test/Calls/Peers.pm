@@ -101,7 +101,7 @@ END
     return Test::Calls::start_nginx(
         stream_config => <<'END',
     server {
-        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp reuseport;
         calls_media;
     }
 END
@@ -140,7 +140,7 @@ END
 
     my $stream = <<'END';
     server {
-        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp;
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp reuseport;
         calls_media;
     }
 END
