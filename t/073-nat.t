@@ -62,7 +62,7 @@ sub start {
     return start_call_nginx(
         stream_config => <<"END",
     server {
-        listen $listen udp;
+        listen $listen udp reuseport;
         calls_media;
         $extra
     }
@@ -155,7 +155,7 @@ start("\$TEST_NGINX_MEDIA_PORT",
 ok(wait_for_log(qr/calls: ICE candidate udp \Q$public\E:8443\b/),
    'plain override: the public address and port are advertised');
 my $log = $t->error_log($from);
-my @cands = $log =~ /calls: ICE candidate udp (\S+)/g;
+my @cands = ice_candidates($log);
 is_deeply(\@cands, ["$public:8443"],
           'plain override: it replaces every address, once');
 

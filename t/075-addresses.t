@@ -61,14 +61,14 @@ END
 sub candidates {
     ok(wait_for_log(qr/calls: ICE candidate udp/), "$_[0]: candidates");
     sleep 0.2;
-    return [ $t->error_log($from) =~ /calls: ICE candidate udp (\S+)/g ];
+    return [ ice_candidates($t->error_log($from)) ];
 }
 
 sub addr { my ($c) = @_; $c =~ s/:\d+$//; return $c }
 
 # wildcard listens ---------------------------------------------------------
 
-start('listen $TEST_NGINX_MEDIA_PORT udp;');
+start('listen $TEST_NGINX_MEDIA_PORT udp reuseport;');
 my @c = map { addr($_) } @{ candidates('IPv4 wildcard') };
 ok((grep { $_ eq $here } @c), 'IPv4 wildcard: an interface address')
     or diag("@c");
@@ -76,7 +76,7 @@ ok(!(grep { /^127\./ } @c), 'IPv4 wildcard: no loopback') or diag("@c");
 ok(!(grep { /:/ } @c), 'IPv4 wildcard: no IPv6') or diag("@c");
 stop_nginx();
 
-start("listen \$TEST_NGINX_MEDIA_PORT udp;\n"
+start("listen \$TEST_NGINX_MEDIA_PORT udp reuseport;\n"
       . '        calls_ice_loopback on;');
 @c = map { addr($_) } @{ candidates('IPv4 wildcard, loopback on') };
 ok((grep { $_ eq '127.0.0.1' } @c), 'calls_ice_loopback on: 127.0.0.1 too')
@@ -85,7 +85,7 @@ ok((grep { $_ eq $here } @c), 'calls_ice_loopback on: and the others')
     or diag("@c");
 stop_nginx();
 
-start('listen [::]:$TEST_NGINX_MEDIA_PORT udp;');
+start('listen [::]:$TEST_NGINX_MEDIA_PORT udp reuseport;');
 @c = map { addr($_) } @{ candidates('IPv6 wildcard') };
 ok((grep { $_ eq $here6 } @c), 'IPv6 wildcard: an interface address')
     or diag("@c");
@@ -95,7 +95,7 @@ ok(!(grep { /^\d+\.\d+\.\d+\.\d+$/ } @c), 'IPv6 wildcard: no IPv4')
     or diag("@c");
 stop_nginx();
 
-start("listen [::]:\$TEST_NGINX_MEDIA_PORT udp;\n"
+start("listen [::]:\$TEST_NGINX_MEDIA_PORT udp reuseport;\n"
       . '        calls_ice_loopback on;');
 @c = map { addr($_) } @{ candidates('IPv6 wildcard, loopback on') };
 ok((grep { $_ eq '::1' } @c), 'IPv6 wildcard, loopback on: ::1 too')
@@ -104,7 +104,7 @@ stop_nginx();
 
 # a call over IPv6 -------------------------------------------------------
 
-start('listen [::]:$TEST_NGINX_MEDIA_PORT udp;',
+start('listen [::]:$TEST_NGINX_MEDIA_PORT udp reuseport;',
       http_config => <<"END");
     server {
         listen [$here6]:\$TEST_NGINX_HTTP_PORT2;
@@ -135,15 +135,15 @@ stop_nginx();
 
 # a plain override, by family --------------------------------------------
 
-start("listen $here:\$TEST_NGINX_MEDIA_PORT udp;\n"
-      . "        listen [$here6]:\$TEST_NGINX_MEDIA_PORT udp;\n"
+start("listen $here:\$TEST_NGINX_MEDIA_PORT udp reuseport;\n"
+      . "        listen [$here6]:\$TEST_NGINX_MEDIA_PORT udp reuseport;\n"
       . '        calls_ice_host_override 203.0.113.5;');
 is_deeply([ sort @{ candidates('an IPv4 override') } ],
           [ sort "203.0.113.5:$media", "$here6:$media" ],
           'an IPv4 override: IPv4 replaced, IPv6 as it is');
 stop_nginx();
 
-start("listen $here:\$TEST_NGINX_MEDIA_PORT udp;\n"
+start("listen $here:\$TEST_NGINX_MEDIA_PORT udp reuseport;\n"
       . '        calls_ice_host_override localhost;');
 is_deeply(candidates('a host name'), [ "127.0.0.1:$media" ],
           'a host name override: its address');
@@ -157,8 +157,8 @@ my $stun6 = coturn(dir => $t->dir, secret => 's', ip => $client6,
 SKIP: {
     skip $Test::Calls::Turn::WHY, 6 unless $stun6;
 
-    start("listen $here:\$TEST_NGINX_MEDIA_PORT udp;\n"
-          . "        listen [$here6]:\$TEST_NGINX_MEDIA_PORT udp;\n"
+    start("listen $here:\$TEST_NGINX_MEDIA_PORT udp reuseport;\n"
+          . "        listen [$here6]:\$TEST_NGINX_MEDIA_PORT udp reuseport;\n"
           . "        calls_ice_servers stun:[$client6]:3478;");
 
     my $log = $t->error_log($from);
