@@ -171,7 +171,7 @@ done_testing();
 sub call_ok {
     my ($what, $room) = @_;
 
-    my @p = map { aiortc_peer(url => $url, room => $room, seconds => 8,
+    my @p = map { aiortc_peer(url => $url, room => $room, seconds => 10,
                               freq => 440 + 220 * $_, @client,
                               args => ['--expect-peers', 1]) } 0, 1;
     my @r = map { aiortc_wait($_) } @p;

@@ -106,7 +106,7 @@ is_deeply(candidates($t->error_log($from)), ["$public:$media"],
 cmp_ok($took, '<', 4, 'the discovery costs no waiting (' . sprintf('%.1f s', $took) . ')');
 like($stun->log, qr/BINDING/i, 'coturn answered a Binding request');
 
-my @p = map { aiortc_peer(url => $url, room => 'stun', seconds => 8,
+my @p = map { aiortc_peer(url => $url, room => 'stun', seconds => 10,
                           freq => 440 + 220 * $_, @client,
                           args => ['--expect-peers', 1]) } 0, 1;
 my @r = map { aiortc_wait($_) } @p;

@@ -113,7 +113,7 @@ start('listen [::]:$TEST_NGINX_MEDIA_PORT udp reuseport;',
 END
 
 my $url = "ws://[$here6]:" . $t->port('http2') . '/calls/ws';
-my @p = map { aiortc_peer(url => $url, room => 'ipv6', seconds => 8,
+my @p = map { aiortc_peer(url => $url, room => 'ipv6', seconds => 10,
                           freq => 440 + 220 * $_,
                           prefix => [$net->prefix('client')],
                           args => ['--expect-peers', 1]) } 0, 1;
