@@ -202,7 +202,7 @@ location /ws { calls_signaling; }
 --- ws
 open /ws
 send {"action":"join","data":{"channelID":"room-1","av1Support":true,"dcSignaling":false}}
-recv_json {"event":"join","data":{"session_id":"$s","call_id":"$c"}}
+recv_json {"event":"join","data":{"session_id":"$s","call_id":"$c","ice_servers":[]}}
 send {"action":"join","data":{"channelID":"room-1"}}
 recv_json {"event":"error","data":{"message":"join: already in a call"}}
 send {"action":"sdp","data":5}
@@ -213,7 +213,7 @@ send {"action":"sdp","data":"{\"type\":\"offer\",\"sdp\":\"not an sdp\"}"}
 recv_json {"event":"error","data":{"message":"~."}}
 send {"action":"leave"}
 send {"action":"join","data":{"channelID":"room-1"}}
-recv_json {"event":"join","data":{"session_id":"~.","call_id":"~."}}
+recv_json {"event":"join","data":{"session_id":"~.","call_id":"~.","ice_servers":[]}}
 --- error_log_like
 session "\S+" joined call "\S+" \(channel "room-1"\)
 
@@ -226,11 +226,11 @@ location /ws { calls_signaling; }
 --- ws
 @a open /ws
 @a send {"action":"join","data":{"channelID":"meet"}}
-@a recv_json {"event":"join","data":{"session_id":"$a","call_id":"$call"}}
+@a recv_json {"event":"join","data":{"session_id":"$a","call_id":"$call","ice_servers":[]}}
 @a send {"action":"unmute"}
 @b open /ws
 @b send {"action":"join","data":{"channelID":"meet"}}
-@b recv_json {"event":"join","data":{"session_id":"$b","call_id":"$call"}}
+@b recv_json {"event":"join","data":{"session_id":"$b","call_id":"$call","ice_servers":[]}}
 @b recv_json {"event":"user_joined","data":{"session_id":"$a"}}
 @b recv_json {"event":"user_unmuted","data":{"session_id":"$a"}}
 @a recv_json {"event":"user_joined","data":{"session_id":"$b"}}
@@ -252,10 +252,10 @@ location /ws { calls_signaling; }
 --- ws
 @a open /ws
 @a send {"action":"join","data":{"channelID":"drop"}}
-@a recv_json {"event":"join","data":{"session_id":"$a","call_id":"$call"}}
+@a recv_json {"event":"join","data":{"session_id":"$a","call_id":"$call","ice_servers":[]}}
 @b open /ws
 @b send {"action":"join","data":{"channelID":"drop"}}
-@b recv_json {"event":"join","data":{"session_id":"$b","call_id":"$call"}}
+@b recv_json {"event":"join","data":{"session_id":"$b","call_id":"$call","ice_servers":[]}}
 @b recv_json {"event":"user_joined","data":{"session_id":"$a"}}
 @a recv_json {"event":"user_joined","data":{"session_id":"$b"}}
 @b send_close 1000
@@ -263,7 +263,7 @@ location /ws { calls_signaling; }
 @a recv_json {"event":"user_left","data":{"session_id":"$b"}}
 @c open /ws
 @c send {"action":"join","data":{"channelID":"drop"}}
-@c recv_json {"event":"join","data":{"session_id":"$c","call_id":"$call"}}
+@c recv_json {"event":"join","data":{"session_id":"$c","call_id":"$call","ice_servers":[]}}
 @c recv_json {"event":"user_joined","data":{"session_id":"$a"}}
 @a recv_json {"event":"user_joined","data":{"session_id":"$c"}}
 @c close
@@ -280,10 +280,10 @@ location /ws { calls_signaling; }
 --- ws
 @a open /ws
 @a send {"action":"join","data":{"channelID":"left-room"}}
-@a recv_json {"event":"join","data":{"session_id":"$a","call_id":"$ca"}}
+@a recv_json {"event":"join","data":{"session_id":"$a","call_id":"$ca","ice_servers":[]}}
 @b open /ws
 @b send {"action":"join","data":{"channelID":"right-room"}}
-@b recv_json {"event":"join","data":{"session_id":"$b","call_id":"~."}}
+@b recv_json {"event":"join","data":{"session_id":"$b","call_id":"~.","ice_servers":[]}}
 @b send {"action":"unmute"}
 @a recv_none 0.5
 @b recv_none 0.2

@@ -139,15 +139,15 @@ candidates("calls_ice_host_override 203.0.113.5/127.0.0.1;\n"
 
 my ($stun, $stun_port) = stun_server('198.51.100.77', 41000);
 
-$log = candidates("calls_ice_servers stun:127.0.0.1:$stun_port "
-                  . "turn:turn.example.com:3478;\n"
+$log = candidates("calls_ice_servers stun:127.0.0.1:$stun_port;\n"
+                  . "calls_ice_servers turn:turn.example.com:3478;\n"
                   . 'calls_ice_host_port_override 3478;',
                   'STUN discovery',
                   qr/calls: ICE candidate udp 198\.51\.100\.77:3478\b/);
 like($log, qr/calls: STUN discovery: 127\.0\.0\.1 is 198\.51\.100\.77 to "stun:127\.0\.0\.1:$stun_port"/,
      'STUN discovery: logged');
-like($log, qr/calls_ice_servers "turn:turn\.example\.com:3478": the media engine gathers no TURN relay candidates yet/,
-     'a TURN server is said to be unused');
+like($log, qr/calls_ice_servers "turn:turn\.example\.com:3478": a TURN server without "username=" and "credential=" needs "calls_turn_static_auth_secret" for TURN REST credentials; it is not used/,
+     'a TURN server without credentials nor secret is said to be unused');
 
 kill 'TERM', $stun;
 waitpid($stun, 0);

@@ -4,8 +4,8 @@
 #
 #   tools/deps.sh            build + run dependencies (Debian packages)
 #   tools/deps.sh test       also the test tools (Perl, aiortc, Chromium,
-#                            the npm packages of t/browser; ip and nft for
-#                            the network namespace of t/071)
+#                            the npm packages of t/browser; coturn, ip
+#                            and nft for the network path tests)
 #
 # Debian 12 only; needs root (or sudo) for apt-get.
 
@@ -27,7 +27,7 @@ test_pkgs=(
     python3 python3-aiortc python3-websockets python3-numpy
     python3-msgpack python3-prometheus-client openssl
     chromium nodejs npm
-    iproute2 nftables
+    coturn iproute2 nftables
 )
 
 pkgs=("${build_pkgs[@]}")
@@ -62,6 +62,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     # use it and it must not hold ports our tests pick
     if [[ " ${missing[*]} " == *" nginx "* ]]; then
         $sudo service nginx stop >/dev/null 2>&1 || true
+    fi
+    # nor coturn's TURN server on 3478 of every address: the TURN tests
+    # start their own on loopback
+    if [[ " ${missing[*]} " == *" coturn "* ]]; then
+        $sudo service coturn stop >/dev/null 2>&1 || true
+        if command -v systemctl >/dev/null 2>&1; then
+            $sudo systemctl disable coturn >/dev/null 2>&1 || true
+        fi
     fi
 fi
 

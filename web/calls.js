@@ -22,7 +22,7 @@
 //
 // window.callsClient is a small hook for the browser tests.
 
-import {inboundAudio, inboundVideo} from './stats.js';
+import {inboundAudio, inboundVideo, selectedPair} from './stats.js';
 
 const ROOM_RE = /^[A-Za-z0-9._-]{1,64}$/;
 const PING_INTERVAL_MS = 1000;
@@ -93,6 +93,7 @@ class Call {
         this.screen = null;             // our share: {stream, track, sender}
         this.trackSender = new Map();   // remote track id -> sender session id
         this.pc = null;
+        this.iceServers = [];
         this.dc = null;
         this.micStream = null;
         this.micSender = null;          // set by the first unmute's addTrack
@@ -235,7 +236,10 @@ class Call {
         this.upsert(this.sessionID, {muted: true});
         this.setStatus('connecting media');
 
-        const pc = new RTCPeerConnection({iceServers: []});
+        // the server's STUN and TURN servers, TURN with credentials made
+        // for this session
+        this.iceServers = Array.isArray(data.ice_servers) ? data.ice_servers : [];
+        const pc = new RTCPeerConnection({iceServers: this.iceServers});
         this.pc = pc;
         pc.onnegotiationneeded = () => this.makeOffer();
         pc.onicecandidate = (ev) => {
@@ -726,6 +730,7 @@ window.callsClient = {
             status: call.status,
             sessionID: call.sessionID,
             callID: call.callID,
+            iceServers: call.iceServers,
             muted: !call.wantMic,
             micAdded: !!call.micSender,
             signalingState: call.pc ? call.pc.signalingState : null,
@@ -743,6 +748,7 @@ window.callsClient = {
     },
     audioStats: () => (call ? call.audioStats() : Promise.resolve({})),
     videoStats: () => (call ? call.videoStats() : Promise.resolve([])),
+    selectedPair: async () => (call && call.pc ? selectedPair(await call.pc.getStats()) : null),
     // the <video> elements of the others' screens: their session, size,
     // whether they play
     screens: () => [...document.querySelectorAll('#screens figure')].map((f) => {

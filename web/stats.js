@@ -101,3 +101,28 @@ export function outboundVideo(report) {
 
     return out;
 }
+
+// The candidate pair ICE selected (of the first transport: everything is
+// bundled), its local and remote candidates: type (host, srflx, prflx,
+// relay), address, port; null before there is one.
+export function selectedPair(report) {
+    let pair = null;
+
+    report.forEach((s) => {
+        if (s.type === 'transport' && s.selectedCandidatePairId && pair === null) {
+            pair = report.get(s.selectedCandidatePairId) || null;
+        }
+    });
+    if (pair === null) {
+        return null;
+    }
+
+    const candidate = (id) => {
+        const c = report.get(id);
+        return c ? {type: c.candidateType, address: c.address, port: c.port,
+            protocol: c.protocol, relayProtocol: c.relayProtocol || null,
+            url: c.url || null} : null;
+    };
+    return {state: pair.state, nominated: !!pair.nominated,
+        local: candidate(pair.localCandidateId), remote: candidate(pair.remoteCandidateId)};
+}

@@ -232,6 +232,19 @@ typedef struct {
 } ngx_calls_zone_data_t;
 
 
+/*
+ * An ICE server for clients (one calls_ice_servers): its URLs, and the
+ * static credentials of a TURN server, or none when TURN REST ones are
+ * made per session from calls_turn_static_auth_secret.
+ */
+typedef struct {
+    ngx_array_t              *urls;          /* ngx_str_t */
+    ngx_str_t                 username;
+    ngx_str_t                 credential;
+    unsigned                  turn:1;        /* has turn: or turns: URLs */
+} ngx_calls_ice_server_t;
+
+
 typedef struct {
     ngx_str_t                 certificate;
     ngx_str_t                 certificate_key;
@@ -247,6 +260,14 @@ typedef struct {
     size_t                    zone_size;     /* calls_zone_size */
     ngx_uint_t                zone;          /* a module of ours needs it */
     ngx_calls_zone_data_t     zone_data[NGX_CALLS_ZONE_N];
+
+    /*
+     * The calls_media server's ICE servers, for the standalone signaling
+     * (the Calls plugin hands out its own in RTCD mode)
+     */
+    ngx_array_t              *ice_servers;   /* ngx_calls_ice_server_t */
+    ngx_str_t                 turn_secret;
+    time_t                    turn_expiry;
 } ngx_calls_conf_t;
 
 
@@ -262,6 +283,19 @@ ngx_int_t ngx_calls_init_process(ngx_cycle_t *cycle);
  */
 void ngx_calls_zone_data_add(ngx_conf_t *cf, ngx_calls_zone_slot_e slot,
     ngx_calls_zone_init_pt init, void *data);
+
+
+/*
+ * The ICE servers a client of session id is to use, in pool, in the
+ * Calls plugin's order: those with static credentials or none needed,
+ * then the TURN servers without static credentials with TURN REST ones
+ * (username "<expiry>:<id>", password base64(HMAC-SHA1(secret,
+ * username))), as rtcd and the plugin make them for coturn's
+ * use-auth-secret; without a secret these are left out.  An empty array
+ * when none are configured, NULL on failure (logged).
+ */
+ngx_array_t *ngx_calls_ice_servers(ngx_str_t *id, ngx_pool_t *pool,
+    ngx_log_t *log);
 
 
 /*

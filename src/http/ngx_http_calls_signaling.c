@@ -28,7 +28,9 @@
  *           {"action":"video_on","data":"{\"videoStreamID\":\"..\"}"}
  *           {"action":"screen_off"} {"action":"video_off"}
  *
- *   server: {"event":"join","data":{"session_id":"..","call_id":".."}}
+ *   server: {"event":"join","data":{"session_id":"..","call_id":"..",
+ *                                   "ice_servers":[{"urls":[".."],
+ *                                       "username":"..","credential":".."}]}}
  *           {"event":"signal","data":{"data":"<JSON>"}}
  *           {"event":"user_joined"|"user_left"|"user_muted"|
  *                    "user_unmuted"|"user_voice_on"|"user_voice_off"|
@@ -73,6 +75,8 @@ static void ngx_http_calls_signaling_message(ngx_http_calls_ws_t *ws,
 static void ngx_http_calls_signaling_closed(ngx_http_calls_ws_t *ws);
 static void ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
     cJSON *data);
+static ngx_int_t ngx_http_calls_signaling_ice_servers(
+    ngx_http_calls_signaling_ctx_t *ctx, cJSON *reply, ngx_pool_t *pool);
 static void ngx_http_calls_signaling_signal(
     ngx_http_calls_signaling_ctx_t *ctx, ngx_uint_t rtc_type, cJSON *data,
     const char *action);
@@ -88,6 +92,7 @@ static void ngx_http_calls_signaling_send(ngx_http_calls_signaling_ctx_t *ctx,
     const char *event, cJSON *data);
 static ngx_int_t ngx_http_calls_signaling_add_str(cJSON *obj,
     const char *name, ngx_str_t *value);
+static cJSON *ngx_http_calls_signaling_string(ngx_str_t *value);
 static size_t ngx_http_calls_signaling_utf8_cut(u_char *p, size_t len);
 static ngx_int_t ngx_http_calls_signaling_valid_room(const char *room);
 static void ngx_http_calls_signaling_copy_id(ngx_str_t *dst, u_char *buf,
@@ -399,7 +404,8 @@ ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
         || ngx_http_calls_signaling_add_str(reply, "session_id",
                                             &ctx->session_id) != NGX_OK
         || ngx_http_calls_signaling_add_str(reply, "call_id", &ctx->call_id)
-           != NGX_OK)
+           != NGX_OK
+        || ngx_http_calls_signaling_ice_servers(ctx, reply, pool) != NGX_OK)
     {
         cJSON_Delete(reply);
         ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
@@ -416,6 +422,76 @@ ngx_http_calls_signaling_join(ngx_http_calls_signaling_ctx_t *ctx,
 done:
 
     ngx_destroy_pool(pool);
+}
+
+
+/*
+ * "ice_servers": what the client gives its RTCPeerConnection, as
+ * RTCIceServer dictionaries: {"urls":[...]} and for TURN servers
+ * "username" and "credential", made for this session when they are TURN
+ * REST ones (the Calls plugin hands its clients the same).
+ */
+
+static ngx_int_t
+ngx_http_calls_signaling_ice_servers(ngx_http_calls_signaling_ctx_t *ctx,
+    cJSON *reply, ngx_pool_t *pool)
+{
+    cJSON                   *list, *server, *urls, *url;
+    ngx_str_t               *u;
+    ngx_uint_t               i, j;
+    ngx_array_t             *servers;
+    ngx_calls_ice_server_t  *s;
+
+    servers = ngx_calls_ice_servers(&ctx->session_id, pool, ctx->log);
+    if (servers == NULL) {
+        return NGX_ERROR;
+    }
+
+    list = cJSON_AddArrayToObject(reply, "ice_servers");
+    if (list == NULL) {
+        return NGX_ERROR;
+    }
+
+    s = servers->elts;
+
+    for (i = 0; i < servers->nelts; i++) {
+
+        server = cJSON_CreateObject();
+        if (server == NULL) {
+            return NGX_ERROR;
+        }
+
+        cJSON_AddItemToArray(list, server);
+
+        urls = cJSON_AddArrayToObject(server, "urls");
+        if (urls == NULL) {
+            return NGX_ERROR;
+        }
+
+        u = s[i].urls->elts;
+
+        for (j = 0; j < s[i].urls->nelts; j++) {
+            url = ngx_http_calls_signaling_string(&u[j]);
+            if (url == NULL) {
+                return NGX_ERROR;
+            }
+
+            cJSON_AddItemToArray(urls, url);
+        }
+
+        if (s[i].username.len
+            && (ngx_http_calls_signaling_add_str(server, "username",
+                                                 &s[i].username)
+                != NGX_OK
+                || ngx_http_calls_signaling_add_str(server, "credential",
+                                                    &s[i].credential)
+                   != NGX_OK))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 
@@ -770,27 +846,46 @@ failed:
 }
 
 
-/* cJSON wants NUL-terminated strings; ngx_str_t values are not */
-
 static ngx_int_t
 ngx_http_calls_signaling_add_str(cJSON *obj, const char *name,
     ngx_str_t *value)
+{
+    cJSON  *item;
+
+    item = ngx_http_calls_signaling_string(value);
+    if (item == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (!cJSON_AddItemToObject(obj, name, item)) {
+        cJSON_Delete(item);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* cJSON wants NUL-terminated strings; ngx_str_t values are not */
+
+static cJSON *
+ngx_http_calls_signaling_string(ngx_str_t *value)
 {
     cJSON   *item;
     u_char  *s;
 
     s = ngx_alloc(value->len + 1, ngx_cycle->log);
     if (s == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     *ngx_cpymem(s, value->data, value->len) = '\0';
 
-    item = cJSON_AddStringToObject(obj, name, (char *) s);
+    item = cJSON_CreateString((char *) s);
 
     ngx_free(s);
 
-    return item ? NGX_OK : NGX_ERROR;
+    return item;
 }
 
 

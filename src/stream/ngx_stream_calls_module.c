@@ -56,8 +56,9 @@ typedef struct {
     ngx_int_t                    port_override;
     ngx_array_t                 *port_map;        /* ngx_stream_calls_port_t */
     ngx_flag_t                   loopback;
-    ngx_array_t                 *ice_servers;     /* ngx_str_t */
+    ngx_array_t                 *ice_servers;     /* ngx_calls_ice_server_t */
     ngx_addr_t                  *stun;            /* the first stun: one */
+    ngx_uint_t                   nstun;           /* its addresses */
     ngx_str_t                    stun_url;
     ngx_array_t                 *discovered;      /* ngx_stream_calls_nat_t */
     ngx_str_t                    turn_secret;
@@ -73,9 +74,9 @@ typedef struct {
     socklen_t                    socklen;
     ngx_str_t                    text;
     in_port_t                    port;
-    unsigned                     first:1;         /* of its listen */
     unsigned                     listened:1;      /* not an interface's */
     unsigned                     loopback:1;
+    unsigned                     any:1;           /* a wildcard's own */
 } ngx_stream_calls_local_t;
 
 
@@ -98,10 +99,10 @@ static ngx_int_t ngx_stream_calls_add_candidates(ngx_array_t *cands,
 static ngx_array_t *ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
     ngx_stream_calls_srv_conf_t *cscf, int type);
 static ngx_int_t ngx_stream_calls_add_local(ngx_array_t *locals,
-    ngx_pool_t *pool, struct sockaddr *sa, in_port_t port, ngx_uint_t first,
-    ngx_uint_t listened, ngx_uint_t loopback);
+    ngx_pool_t *pool, struct sockaddr *sa, in_port_t port, ngx_uint_t listened,
+    ngx_uint_t loopback, ngx_uint_t any);
 static ngx_str_t *ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf,
-    ngx_str_t *local);
+    ngx_stream_calls_local_t *local);
 static ngx_int_t ngx_stream_calls_add_candidate(ngx_array_t *cands,
     ngx_str_t *addr, in_port_t port, ngx_uint_t tcp);
 static ngx_int_t ngx_stream_calls_discover(ngx_conf_t *cf,
@@ -111,6 +112,8 @@ static ngx_int_t ngx_stream_calls_ip(ngx_pool_t *pool, ngx_str_t *text,
 static ngx_int_t ngx_stream_calls_init_process(ngx_cycle_t *cycle);
 static void ngx_stream_calls_exit_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_stream_calls_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_stream_calls_check_turn(ngx_conf_t *cf,
+    ngx_stream_calls_srv_conf_t *cscf);
 static void *ngx_stream_calls_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_stream_calls_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -124,11 +127,19 @@ static char *ngx_stream_calls_port_override(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_stream_calls_ice_servers(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_stream_calls_ice_url(ngx_conf_t *cf,
+    ngx_stream_calls_srv_conf_t *cscf, ngx_calls_ice_server_t *server,
+    ngx_str_t *url);
+static char *ngx_stream_calls_check_turn_secret(ngx_conf_t *cf, void *post,
+    void *data);
 static char *ngx_stream_calls_check_turn_expiry(ngx_conf_t *cf, void *post,
     void *data);
 static char *ngx_stream_calls_check_nack(ngx_conf_t *cf, void *post,
     void *data);
 
+
+static ngx_conf_post_handler_pt  ngx_stream_calls_turn_secret_post =
+    ngx_stream_calls_check_turn_secret;
 
 static ngx_conf_post_handler_pt  ngx_stream_calls_turn_expiry_post =
     ngx_stream_calls_check_turn_expiry;
@@ -172,7 +183,7 @@ static ngx_command_t  ngx_stream_calls_commands[] = {
       ngx_conf_set_str_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_calls_srv_conf_t, turn_secret),
-      NULL },
+      &ngx_stream_calls_turn_secret_post },
 
     { ngx_string("calls_turn_credentials_expiration"),
       NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
@@ -223,6 +234,10 @@ ngx_module_t  ngx_stream_calls_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* STUN discovery asks of each family in turn */
+static int  ngx_stream_calls_families[] = { AF_INET, AF_INET6 };
 
 
 /* one batch of datagrams: the process reads one listener at a time */
@@ -602,11 +617,12 @@ ngx_stream_calls_exit_process(ngx_cycle_t *cycle)
  * The host candidates, as rtcd makes them: the local addresses (the
  * listen addresses, or for a wildcard the host's interfaces, loopback
  * only when asked for), each advertised as itself or as its external
- * address (an EXT/INT pair of calls_ice_host_override, or what STUN
- * discovery found); a plain calls_ice_host_override replaces them all.
- * The port override applies to external addresses (to every candidate
- * when nothing makes an address external).  The TCP listens give passive
- * ICE-TCP candidates the same way, after the UDP ones.
+ * address: the calls_ice_host_override address of its family (loopback
+ * interfaces stay themselves), or an EXT/INT pair's EXT, or what STUN
+ * discovery found.  The port override applies to external addresses (to
+ * every candidate when nothing makes an address external).  Each
+ * address and port once.  The TCP listens give passive ICE-TCP
+ * candidates the same way, after the UDP ones.
  */
 
 static ngx_int_t
@@ -710,42 +726,28 @@ ngx_stream_calls_add_candidates(ngx_array_t *cands,
     ngx_uint_t tcp)
 {
     in_port_t                  port;
-    ngx_str_t                 *addr, *ext;
-    ngx_uint_t                 i, j;
+    ngx_str_t                 *ext;
+    ngx_uint_t                 i, none;
     ngx_stream_calls_local_t  *l;
+
+    none = (cscf->override_addrs == NULL && cscf->nat == NULL
+            && cscf->discovered == NULL);
 
     l = locals->elts;
 
     for (i = 0; i < locals->nelts; i++) {
 
-        if (cscf->override_addrs) {
-            if (!l[i].first) {
-                continue;
-            }
+        ext = ngx_stream_calls_external(cscf, &l[i]);
 
-            port = (override != NGX_CONF_UNSET) ? (in_port_t) override
-                                                : l[i].port;
-            addr = cscf->override_addrs->elts;
+        /* a wildcard address stands in only for an override */
 
-            for (j = 0; j < cscf->override_addrs->nelts; j++) {
-                if (ngx_stream_calls_add_candidate(cands, &addr[j], port,
-                                                   tcp)
-                    != NGX_OK)
-                {
-                    return NGX_ERROR;
-                }
-            }
-
+        if (ext == NULL && l[i].any) {
             continue;
         }
 
-        ext = ngx_stream_calls_external(cscf, &l[i].text);
-
         port = l[i].port;
 
-        if (override != NGX_CONF_UNSET
-            && (ext || (cscf->nat == NULL && cscf->discovered == NULL)))
-        {
+        if (override != NGX_CONF_UNSET && (ext || none)) {
             port = (in_port_t) override;
         }
 
@@ -773,7 +775,7 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
     ngx_stream_calls_srv_conf_t *cscf, int type)
 {
     in_port_t              port;
-    ngx_uint_t             i, first, lo;
+    ngx_uint_t             i, found, lo;
     ngx_array_t           *locals;
     struct ifaddrs        *ifa, *ifp;
     ngx_stream_listen_t   *lsn;
@@ -795,7 +797,7 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
 
         if (!lsn[i].wildcard) {
             if (ngx_stream_calls_add_local(locals, pool, lsn[i].sockaddr,
-                                           port, 1, 1, 0)
+                                           port, 1, 0, 0)
                 != NGX_OK)
             {
                 return NULL;
@@ -810,7 +812,7 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
             return NULL;
         }
 
-        first = 1;
+        found = 0;
 
         for (ifp = ifa; ifp; ifp = ifp->ifa_next) {
 
@@ -837,23 +839,23 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
 #endif
 
             if (ngx_stream_calls_add_local(locals, pool, ifp->ifa_addr, port,
-                                           first, 0, lo)
+                                           0, lo, 0)
                 != NGX_OK)
             {
                 freeifaddrs(ifa);
                 return NULL;
             }
 
-            first = 0;
+            found = 1;
         }
 
         freeifaddrs(ifa);
 
         /* a plain override advertises even when no interface matched */
 
-        if (first && cscf->override_addrs) {
+        if (!found && cscf->override_addrs) {
             if (ngx_stream_calls_add_local(locals, pool, lsn[i].sockaddr,
-                                           port, 1, 1, 0)
+                                           port, 1, 0, 1)
                 != NGX_OK)
             {
                 return NULL;
@@ -867,8 +869,8 @@ ngx_stream_calls_locals(ngx_log_t *log, ngx_pool_t *pool,
 
 static ngx_int_t
 ngx_stream_calls_add_local(ngx_array_t *locals, ngx_pool_t *pool,
-    struct sockaddr *sa, in_port_t port, ngx_uint_t first, ngx_uint_t listened,
-    ngx_uint_t loopback)
+    struct sockaddr *sa, in_port_t port, ngx_uint_t listened,
+    ngx_uint_t loopback, ngx_uint_t any)
 {
     u_char                     text[NGX_SOCKADDR_STRLEN];
     socklen_t                  len;
@@ -887,9 +889,9 @@ ngx_stream_calls_add_local(ngx_array_t *locals, ngx_pool_t *pool,
 
     l->socklen = len;
     l->port = port;
-    l->first = first;
     l->listened = listened;
     l->loopback = loopback;
+    l->any = any;
 
     l->text.len = ngx_sock_ntop(sa, len, text, sizeof(text), 0);
     l->text.data = ngx_pstrdup(pool, &(ngx_str_t) { l->text.len, text });
@@ -901,14 +903,40 @@ ngx_stream_calls_add_local(ngx_array_t *locals, ngx_pool_t *pool,
 }
 
 
-/* the external address of a local one: EXT/INT first, then STUN's */
+/*
+ * The external address of a local one: the plain override of its family
+ * (a loopback interface keeps its own, as in rtcd), an EXT/INT pair's,
+ * or the STUN-found one; NULL when it is advertised as it is.
+ */
 
 static ngx_str_t *
-ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf, ngx_str_t *local)
+ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf,
+    ngx_stream_calls_local_t *local)
 {
-    ngx_uint_t               i, k;
+    ngx_str_t               *addr;
+    ngx_uint_t               i, k, v6;
     ngx_array_t             *maps[2];
     ngx_stream_calls_nat_t  *nat;
+
+    if (cscf->override_addrs) {
+        if (local->loopback) {
+            return NULL;
+        }
+
+        v6 = (local->sockaddr.sockaddr.sa_family == AF_INET6);
+        addr = cscf->override_addrs->elts;
+
+        for (i = 0; i < cscf->override_addrs->nelts; i++) {
+            if ((ngx_strlchr(addr[i].data, addr[i].data + addr[i].len, ':')
+                 != NULL)
+                == v6)
+            {
+                return &addr[i];
+            }
+        }
+
+        return NULL;
+    }
 
     maps[0] = cscf->nat;
     maps[1] = cscf->discovered;
@@ -921,8 +949,9 @@ ngx_stream_calls_external(ngx_stream_calls_srv_conf_t *cscf, ngx_str_t *local)
         nat = maps[k]->elts;
 
         for (i = 0; i < maps[k]->nelts; i++) {
-            if (nat[i].local.len == local->len
-                && ngx_strncmp(nat[i].local.data, local->data, local->len)
+            if (nat[i].local.len == local->text.len
+                && ngx_strncmp(nat[i].local.data, local->text.data,
+                               local->text.len)
                    == 0)
             {
                 return &nat[i].external;
@@ -938,7 +967,19 @@ static ngx_int_t
 ngx_stream_calls_add_candidate(ngx_array_t *cands, ngx_str_t *addr,
     in_port_t port, ngx_uint_t tcp)
 {
+    ngx_uint_t              i;
     ngx_calls_candidate_t  *c;
+
+    c = cands->elts;
+
+    for (i = 0; i < cands->nelts; i++) {
+        if (c[i].port == port && c[i].tcp == tcp
+            && ngx_strlen(c[i].addr) == addr->len
+            && ngx_strncmp(c[i].addr, addr->data, addr->len) == 0)
+        {
+            return NGX_OK;
+        }
+    }
 
     c = ngx_array_push(cands);
     if (c == NULL) {
@@ -957,14 +998,18 @@ ngx_stream_calls_add_candidate(ngx_array_t *cands, ngx_str_t *addr,
 
 /*
  * rtcd: with ICE servers and no host override, the public address of
- * each local one is asked of the first STUN server, once, at startup.
+ * each local one is asked of the first STUN server, once, at startup:
+ * of its address of the same family (rtcd asks over IPv6 when it is
+ * enabled, and for us that is an IPv6 listen).
  */
 
 static ngx_int_t
 ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
 {
+    int                        family;
     u_char                     text[NGX_SOCKADDR_STRLEN];
-    ngx_uint_t                 i, n;
+    ngx_uint_t                 i, j, k, n;
+    ngx_addr_t                *server;
     ngx_array_t               *locals;
     ngx_calls_public_t        *pub;
     ngx_stream_calls_nat_t    *nat;
@@ -981,30 +1026,52 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
         return NGX_ERROR;
     }
 
-    /* loopback cannot reach a STUN server, unless it was chosen */
-
     l = locals->elts;
     n = 0;
 
-    for (i = 0; i < locals->nelts; i++) {
-        if (l[i].loopback && !l[i].listened) {
+    for (k = 0; k < 2; k++) {
+
+        family = ngx_stream_calls_families[k];
+        server = NULL;
+
+        for (j = 0; j < cscf->nstun; j++) {
+            if (cscf->stun[j].sockaddr->sa_family == family) {
+                server = &cscf->stun[j];
+                break;
+            }
+        }
+
+        /* loopback cannot reach a STUN server, unless it was chosen */
+
+        for (i = 0, j = n; i < locals->nelts; i++) {
+            if ((l[i].loopback && !l[i].listened) || l[i].any
+                || l[i].sockaddr.sockaddr.sa_family != family)
+            {
+                continue;
+            }
+
+            ngx_memcpy(&pub[n].local, &l[i].sockaddr, l[i].socklen);
+            pub[n].local_len = l[i].socklen;
+            pub[n].error = server ? "not asked: more than 16 addresses"
+                                  : "the STUN server has no address of "
+                                    "this family";
+            n++;
+        }
+
+        if (server == NULL || j == n) {
             continue;
         }
 
-        ngx_memcpy(&pub[n].local, &l[i].sockaddr, l[i].socklen);
-        pub[n].local_len = l[i].socklen;
-        n++;
+        if (ngx_calls_discover(cf->log, server->sockaddr, server->socklen,
+                               &pub[j], n - j)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     if (n == 0) {
         return NGX_OK;
-    }
-
-    if (ngx_calls_discover(cf->log, cscf->stun->sockaddr, cscf->stun->socklen,
-                           pub, n)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
     }
 
     cscf->discovered = ngx_array_create(cf->pool, n,
@@ -1025,6 +1092,9 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
                                        0);
         nat->local.data = ngx_pstrdup(cf->pool,
                                       &(ngx_str_t) { nat->local.len, text });
+        if (nat->local.data == NULL) {
+            return NGX_ERROR;
+        }
 
         if (!pub[i].found) {
             ngx_log_error(NGX_LOG_WARN, cf->log, 0,
@@ -1043,8 +1113,7 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
                                           sizeof(text), 0);
         nat->external.data = ngx_pstrdup(cf->pool,
                                     &(ngx_str_t) { nat->external.len, text });
-
-        if (nat->local.data == NULL || nat->external.data == NULL) {
+        if (nat->external.data == NULL) {
             return NGX_ERROR;
         }
 
@@ -1060,7 +1129,6 @@ ngx_stream_calls_discover(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
 static ngx_int_t
 ngx_stream_calls_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_str_t                    *url;
     ngx_uint_t                    i, j, udp;
     ngx_calls_conf_t             *ccf;
     ngx_stream_listen_t          *lsn, *l;
@@ -1146,25 +1214,81 @@ ngx_stream_calls_postconfiguration(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    /* rtcd gathers no relay candidates without the secret either */
-
-    if (cscf->ice_servers) {
-        url = cscf->ice_servers->elts;
-
-        for (i = 0; i < cscf->ice_servers->nelts; i++) {
-            if (url[i].data[0] == 't') {
-                ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                                   "calls_ice_servers \"%V\": the media "
-                                   "engine gathers no TURN relay candidates "
-                                   "yet; this server is not used", &url[i]);
-            }
-        }
+    if (ngx_stream_calls_check_turn(cf, cscf) != NGX_OK) {
+        return NGX_ERROR;
     }
+
+    ccf->ice_servers = cscf->ice_servers;
+    ccf->turn_secret = cscf->turn_secret;
+    ccf->turn_expiry = cscf->turn_expiry;
 
     if (cscf->stun && cscf->override_addrs == NULL && cscf->nat == NULL) {
         if (ngx_stream_calls_discover(cf, cscf) != NGX_OK) {
             return NGX_ERROR;
         }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A TURN server is of use only with credentials: static ones, or TURN
+ * REST ones made from the secret.  Without either, rtcd skips it and the
+ * Calls plugin keeps it from its clients; so do we, and say so.
+ */
+
+static ngx_int_t
+ngx_stream_calls_check_turn(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf)
+{
+    ngx_str_t               *url;
+    ngx_uint_t               i, rest, turn;
+    ngx_calls_ice_server_t  *server;
+
+    rest = 0;
+    turn = 0;
+
+    server = cscf->ice_servers ? cscf->ice_servers->elts : NULL;
+
+    for (i = 0; server && i < cscf->ice_servers->nelts; i++) {
+
+        if (!server[i].turn) {
+            continue;
+        }
+
+        if (server[i].username.len) {
+            turn = 1;
+            continue;
+        }
+
+        if (cscf->turn_secret.len == 0) {
+            url = server[i].urls->elts;
+
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "calls_ice_servers \"%V\": a TURN server "
+                               "without \"username=\" and \"credential=\" "
+                               "needs \"calls_turn_static_auth_secret\" for "
+                               "TURN REST credentials; it is not used",
+                               &url[0]);
+            continue;
+        }
+
+        turn = 1;
+        rest = 1;
+    }
+
+    if (cscf->turn_secret.len && !rest) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "\"calls_turn_static_auth_secret\" is not used: "
+                           "no TURN server of \"calls_ice_servers\" goes "
+                           "without credentials");
+    }
+
+    if (turn) {
+        ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
+                           "calls: TURN servers go to the clients of the "
+                           "standalone signaling; the media engine gathers "
+                           "no relay candidates of its own");
     }
 
     return NGX_OK;
@@ -1190,6 +1314,7 @@ ngx_stream_calls_create_srv_conf(ngx_conf_t *cf)
      *     conf->port_map = NULL;
      *     conf->ice_servers = NULL;
      *     conf->stun = NULL;
+     *     conf->nstun = 0;
      *     conf->stun_url = { 0, NULL };
      *     conf->discovered = NULL;
      *     conf->turn_secret = { 0, NULL };
@@ -1231,6 +1356,7 @@ ngx_stream_calls_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->ice_servers == NULL) {
         conf->ice_servers = prev->ice_servers;
         conf->stun = prev->stun;
+        conf->nstun = prev->nstun;
         conf->stun_url = prev->stun_url;
     }
 
@@ -1546,10 +1672,12 @@ ngx_stream_calls_port_override(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * rtcd's ice_servers: STUN and TURN URLs.  The first "stun:" one finds
- * the public address at startup when there is no host override; TURN
- * ones would give relay candidates with calls_turn_static_auth_secret,
- * which the media engine does not gather yet.
+ * rtcd's ice_servers, one server per directive: its STUN and TURN URLs,
+ * and for a TURN server "username=" and "credential=" (without them
+ * each session gets TURN REST credentials from
+ * calls_turn_static_auth_secret).  Standalone clients get them when they
+ * join; the first "stun:" URL also finds the public address at startup
+ * when there is no host override.
  */
 
 static char *
@@ -1557,81 +1685,205 @@ ngx_stream_calls_ice_servers(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_stream_calls_srv_conf_t *cscf = conf;
 
-    u_char      *q;
-    ngx_str_t   *value, *url;
-    ngx_url_t    u;
-    ngx_uint_t   i;
+    ngx_str_t               *value, *cred, *url;
+    ngx_uint_t               i, turn;
+    ngx_calls_ice_server_t  *server;
 
-    if (cscf->ice_servers) {
-        return "is duplicate";
+    if (cscf->ice_servers == NULL) {
+        cscf->ice_servers = ngx_array_create(cf->pool, 2,
+                                             sizeof(ngx_calls_ice_server_t));
+        if (cscf->ice_servers == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
-    value = cf->args->elts;
-
-    cscf->ice_servers = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                         sizeof(ngx_str_t));
-    if (cscf->ice_servers == NULL) {
+    server = ngx_array_push(cscf->ice_servers);
+    if (server == NULL) {
         return NGX_CONF_ERROR;
     }
 
+    ngx_memzero(server, sizeof(ngx_calls_ice_server_t));
+
+    server->urls = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                    sizeof(ngx_str_t));
+    if (server->urls == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+    turn = 0;
+
     for (i = 1; i < cf->args->nelts; i++) {
 
-        if (!((value[i].len > 5 && ngx_strncmp(value[i].data, "stun:", 5)
-                                   == 0)
-              || (value[i].len > 6 && ngx_strncmp(value[i].data, "stuns:", 6)
-                                      == 0)
-              || (value[i].len > 5 && ngx_strncmp(value[i].data, "turn:", 5)
-                                      == 0)
-              || (value[i].len > 6 && ngx_strncmp(value[i].data, "turns:", 6)
-                                      == 0)))
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "calls_ice_servers \"%V\": URL is not a valid "
-                               "STUN/TURN server", &value[i]);
+        cred = NULL;
+
+        if (ngx_strncmp(value[i].data, "username=", 9) == 0) {
+            cred = &server->username;
+            value[i].data += 9;
+            value[i].len -= 9;
+
+        } else if (ngx_strncmp(value[i].data, "credential=", 11) == 0) {
+            cred = &server->credential;
+            value[i].data += 11;
+            value[i].len -= 11;
+        }
+
+        if (cred) {
+            if (cred->data || value[i].len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "calls_ice_servers: \"%s\" is empty or "
+                                   "duplicate",
+                                   cred == &server->username
+                                   ? "username=" : "credential=");
+                return NGX_CONF_ERROR;
+            }
+
+            *cred = value[i];
+            continue;
+        }
+
+        if (ngx_stream_calls_ice_url(cf, cscf, server, &value[i]) != NGX_OK) {
             return NGX_CONF_ERROR;
         }
 
-        url = ngx_array_push(cscf->ice_servers);
+        if (value[i].data[0] == 't') {
+            turn++;
+        }
+
+        url = ngx_array_push(server->urls);
         if (url == NULL) {
             return NGX_CONF_ERROR;
         }
 
         *url = value[i];
+    }
 
-        if (cscf->stun || ngx_strncmp(value[i].data, "stun:", 5) != 0) {
-            continue;
-        }
+    if (server->urls->nelts == 0) {
+        return "has no URL";
+    }
 
-        /* host[:port], resolved now as rtcd resolves it at startup */
+    /* rtcd's ICEServerConfig.IsValid(): all STUN URLs or all TURN ones */
 
-        ngx_memzero(&u, sizeof(ngx_url_t));
+    if (server->turn && turn != server->urls->nelts) {
+        return "mixes STUN and TURN URLs: one directive per server";
+    }
 
-        u.url.data = value[i].data + 5;
-        u.url.len = value[i].len - 5;
+    if ((server->username.len == 0) != (server->credential.len == 0)) {
+        return "needs both \"username=\" and \"credential=\", or neither";
+    }
 
-        q = ngx_strlchr(u.url.data, u.url.data + u.url.len, '?');
-        if (q) {
-            u.url.len = q - u.url.data;
-        }
+    if (server->username.len && !server->turn) {
+        return "has \"username=\" and \"credential=\" without a TURN URL";
+    }
 
-        u.default_port = 3478;
+    return NGX_CONF_OK;
+}
 
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK || u.naddrs == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "calls_ice_servers \"%V\": %s", &value[i],
-                               u.err ? u.err : "host not found");
-            return NGX_CONF_ERROR;
-        }
 
-        if (u.uri.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "calls_ice_servers \"%V\": a STUN URL is "
-                               "host[:port]", &value[i]);
-            return NGX_CONF_ERROR;
-        }
+/*
+ * A STUN or TURN URL (RFC 7064, RFC 7065): "stun:" and "stuns:"
+ * host[:port], "turn:" and "turns:" host[:port][?transport=udp|tcp].
+ * The first "stun:" host is resolved now, as rtcd resolves it at startup.
+ */
 
-        cscf->stun = &u.addrs[0];
-        cscf->stun_url = value[i];
+static ngx_int_t
+ngx_stream_calls_ice_url(ngx_conf_t *cf, ngx_stream_calls_srv_conf_t *cscf,
+    ngx_calls_ice_server_t *server, ngx_str_t *url)
+{
+    u_char     *q, *end;
+    size_t      skip;
+    ngx_url_t   u;
+    ngx_str_t   query;
+    ngx_uint_t  turn, stun, secure;
+
+    stun = url->len > 5 && ngx_strncmp(url->data, "stun:", 5) == 0;
+    secure = url->len > 6 && (ngx_strncmp(url->data, "stuns:", 6) == 0
+                              || ngx_strncmp(url->data, "turns:", 6) == 0);
+    turn = (url->len > 5 && ngx_strncmp(url->data, "turn:", 5) == 0)
+           || (secure && url->data[0] == 't');
+
+    if (!stun && !turn && !secure) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "calls_ice_servers \"%V\": URL is not a valid "
+                           "STUN/TURN server", url);
+        return NGX_ERROR;
+    }
+
+    skip = secure ? 6 : 5;
+    end = url->data + url->len;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url.data = url->data + skip;
+    u.url.len = url->len - skip;
+    u.default_port = secure ? 5349 : 3478;
+    u.no_resolve = (stun && cscf->stun == NULL) ? 0 : 1;
+
+    ngx_str_null(&query);
+
+    q = ngx_strlchr(u.url.data, end, '?');
+    if (q) {
+        u.url.len = q - u.url.data;
+        query.data = q + 1;
+        query.len = end - (q + 1);
+    }
+
+    if (turn && q
+        && !(query.len == 13
+             && (ngx_strncmp(query.data, "transport=udp", 13) == 0
+                 || ngx_strncmp(query.data, "transport=tcp", 13) == 0)))
+    {
+        goto syntax;
+    }
+
+    /* a path is no part of these URLs; ngx_parse_url() would take it */
+
+    if (ngx_strlchr(u.url.data, u.url.data + u.url.len, '/')) {
+        goto syntax;
+    }
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK
+        || (!u.no_resolve && u.naddrs == 0))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "calls_ice_servers \"%V\": %s", url,
+                           u.err ? u.err : "host not found");
+        return NGX_ERROR;
+    }
+
+    if (u.uri.len || u.host.len == 0) {
+        goto syntax;
+    }
+
+    if (turn) {
+        server->turn = 1;
+    }
+
+    if (!u.no_resolve) {
+        cscf->stun = u.addrs;
+        cscf->nstun = u.naddrs;
+        cscf->stun_url = *url;
+    }
+
+    return NGX_OK;
+
+syntax:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "calls_ice_servers \"%V\": a %s URL is host[:port]%s",
+                       url, turn ? "TURN" : "STUN",
+                       turn ? "[?transport=udp|tcp]" : "");
+    return NGX_ERROR;
+}
+
+
+static char *
+ngx_stream_calls_check_turn_secret(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t  *secret = data;
+
+    if (secret->len == 0) {
+        return "must not be empty";
     }
 
     return NGX_CONF_OK;

@@ -25,6 +25,11 @@
 //   --transport T     rtcpeer: every page's selected candidate pair must
 //                     be over T (udp or tcp), with bytes both ways, per
 //                     getStats()
+//   --relay N         rtcpeer: pages 1..N use only TURN relay candidates
+//                     (iceTransportPolicy "relay", the TURN servers and
+//                     credentials of the join event); one more test per
+//                     such page: its selected candidate pair's local
+//                     candidate is a relay one
 //   --browser-arg A   one more Chromium command-line argument (repeatable)
 //   --wav FILE        fake microphone (default: $BUILD/media/tone-440.wav,
 //                     made by t/media/make_wav.py when missing)
@@ -66,7 +71,8 @@ function usage(msg) {
         console.error(`call.mjs: ${msg}`);
     }
     console.error('usage: node t/browser/call.mjs [--pages N] [--room R] [--seconds S] ' +
-        '[--client rtcpeer|web] [--scenario audio|screen|av1] [--ws URL] [--min-packets N] [--wav FILE] [--check-voice] URL\n' +
+        '[--client rtcpeer|web] [--scenario audio|screen|av1] [--ws URL] [--min-packets N] [--wav FILE] [--check-voice] ' +
+        '[--relay N] [--browser-arg A] URL\n' +
         '       node t/browser/call.mjs --selftest');
     process.exit(2);
 }
@@ -74,7 +80,7 @@ function usage(msg) {
 function parseArgs(argv) {
     const opt = {pages: 2, room: null, seconds: 30, client: 'rtcpeer', ws: null,
         minPackets: 100, wav: null, selftest: false, checkVoice: false, url: null,
-        scenario: 'audio', remote: 0, transport: null, browserArgs: []};
+        scenario: 'audio', remote: 0, transport: null, relay: 0, browserArgs: []};
     const positional = [];
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
@@ -94,10 +100,11 @@ function parseArgs(argv) {
         case '--wav': opt.wav = value(); break;
         case '--selftest': opt.selftest = true; break;
         case '--check-voice': opt.checkVoice = true; break;
+        case '--relay': opt.relay = Number(value()); break;
+        case '--browser-arg': opt.browserArgs.push(value()); break;
         case '--scenario': opt.scenario = value(); break;
         case '--remote': opt.remote = Number(value()); break;
         case '--transport': opt.transport = value(); break;
-        case '--browser-arg': opt.browserArgs.push(value()); break;
         case '-h': case '--help': usage(); break;
         default:
             if (a.startsWith('--')) {
@@ -122,6 +129,10 @@ function parseArgs(argv) {
     if (!Number.isInteger(opt.remote) || opt.remote < 0) usage('remote: >= 0');
     if (opt.transport !== null && (!['udp', 'tcp'].includes(opt.transport) || opt.client !== 'rtcpeer')) {
         usage('transport: udp or tcp, rtcpeer client only');
+    }
+    if (!Number.isInteger(opt.relay) || opt.relay < 0 || opt.relay > opt.pages) usage('relay: 0..pages');
+    if (opt.relay > 0 && (opt.client !== 'rtcpeer' || opt.scenario !== 'audio')) {
+        usage('relay: rtcpeer client, audio scenario');
     }
     if (opt.room === null) {
         opt.room = `t-${process.pid}-${Date.now().toString(36)}`;
@@ -346,7 +357,7 @@ async function runCall(opt) {
         tap.diag(`${opt.pages} ${opt.client} page(s) in room ${opt.room}: ${url}`);
         const pages = [];
         for (let i = 1; i <= opt.pages; i++) {
-            const p = await openPage(browser, i, url);
+            const p = await openPage(browser, i, i <= opt.relay ? pageURL(opt, {relay: '1'}) : url);
             if (opt.client === 'web') {
                 // through the UI, as a person would: mic on, click Join
                 await p.page.waitForFunction(() => !!window.callsClient, null, {timeout: 10000});
@@ -389,7 +400,8 @@ async function runCall(opt) {
 
         const micTests = opt.client === 'web' && pages.length >= 2 ? 3 : 0;
         const perPage = 1 + (opt.remote ? 1 : 0) + (opt.transport ? 1 : 0);
-        console.log(`1..${pairs.length + pages.length * perPage + (opt.checkVoice ? pairs.length : 0) + micTests}`);
+        console.log(`1..${pairs.length + pages.length * perPage + (opt.checkVoice ? pairs.length : 0) + micTests +
+            opt.relay}`);
         for (const s of snaps) {
             tap.diag(`page ${snaps.indexOf(s) + 1}: session ${s.sessionID} status "${s.status}"` +
                 (s.errors.length ? ` errors ${JSON.stringify(s.errors)}` : ''));
@@ -436,6 +448,7 @@ async function runCall(opt) {
         if (micTests) {
             await micButtonTests(pages, snaps, opt);
         }
+        await candidatePairTests(pages, opt);
         if (tap.failed > 0 || errored) {
             pages.forEach((p) => dumpPage(p, snaps[p.index - 1]));
         }
@@ -481,6 +494,25 @@ async function micButtonTests(pages, snaps, opt) {
     const want = packetsBefore + opt.minPackets;
     const resumed = await waitFor('resumed', async () => (await packetsFrom1()) >= want, 15000);
     tap.ok(resumed, `page 2 receives page 1 again after unmute (packets ${packetsBefore} -> ${await packetsFrom1()})`);
+}
+
+// The candidate pair each page uses (a diagnostic), and for the relay
+// pages a test: the local candidate is a TURN relay one.
+async function candidatePairTests(pages, opt) {
+    const text = (c) => (c ? `${c.type} ${c.address}:${c.port}` +
+        (c.relayProtocol ? ` (relay over ${c.relayProtocol})` : '') : '-');
+    for (const p of pages) {
+        const pair = await p.page.evaluate((client) => (client === 'web'
+            ? window.callsClient.selectedPair() : window.harness.selectedPair()), opt.client)
+            .catch(() => null);
+        const about = pair ? `local ${text(pair.local)}, remote ${text(pair.remote)}` : 'none';
+        if (p.index <= opt.relay) {
+            tap.ok(pair && pair.local && pair.local.type === 'relay',
+                `page ${p.index} (relay only): the selected candidate pair's local candidate is relay (${about})`);
+        } else {
+            tap.diag(`page ${p.index}: selected candidate pair: ${about}`);
+        }
+    }
 }
 
 // ---- video scenarios ----
@@ -575,7 +607,7 @@ async function runVideo(opt) {
     if (opt.client === 'rtcpeer') {
         await build();
     }
-    const browser = await launch(wav);
+    const browser = await launch(wav, opt.browserArgs);
     const pages = [];
     const client = opt.client;
     const limit = opt.seconds * 1000;

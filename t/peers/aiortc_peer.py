@@ -42,6 +42,9 @@ Call behaviour (times S are seconds after the start):
                         of zlib(JSON)), answers on the channel of the offer
   --av1-support         join with av1Support (aiortc cannot decode AV1:
                         only for checking what the server sends)
+  --relay               only TURN relay candidates (aioice's relay transport
+                        policy; aiortc 1.4 has no iceTransportPolicy) through
+                        the TURN server of the join event
   --lock                take the signaling lock before each offer after
                         the first, as CallsClient with dcLocking: DC Lock
                         (7), wait for Lock(true), retrying every 50 ms up
@@ -62,7 +65,13 @@ Packet-level hooks:
   --keyframe-interval S a keyframe every S seconds (default: only the first
                         and those asked for by PLI)
 
+The peer connection uses the ICE servers of the join event (aiortc uses
+the first STUN and the first TURN server of them).
+
 What the report has (besides the signaling counts and errors):
+  ice_servers      the join event's ice_servers
+  ice_pair         the nominated candidate pair: local and remote
+                   candidate type, host, port
   streams          remote audio: per stream (msid stream id = the sender's
                    session id) decoded frames, packets, RMS, dominant
                    frequency, a packet timeline (counts per 0.25 s from t0)
@@ -108,6 +117,7 @@ import signal
 import ssl
 import sys
 import time
+import types
 import uuid
 import zlib
 
@@ -117,7 +127,10 @@ import msgpack
 import numpy as np
 import pylibsrtp
 import websockets
-from aiortc import (RTCConfiguration, RTCPeerConnection,
+import aioice
+import aiortc.rtcicetransport as aiortc_ice
+from aioice import TransportPolicy
+from aiortc import (RTCConfiguration, RTCIceServer, RTCPeerConnection,
                     RTCSessionDescription)
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -633,16 +646,68 @@ def sdp_media(sdp_text):
     return out
 
 
-def new_peer_connection(legacy_sctp_sdp=False):
-    """An RTCPeerConnection without ICE servers (nothing external).
+def new_peer_connection(legacy_sctp_sdp=False, ice_servers=()):
+    """An RTCPeerConnection with the given ICE servers (RTCIceServer
+    dictionaries, as the join event has them; none by default).
     aiortc 1.4 writes the data channel section in the old draft-05 form
     (`m=application <port> DTLS/SCTP 5000` + `a=sctpmap`) unless told
     otherwise; browsers use `UDP/DTLS/SCTP webrtc-datachannel` with
     `a=sctp-port`, so that is the default here.  It parses either form in
     the server's SDP."""
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    servers = [RTCIceServer(urls=s['urls'], username=s.get('username'),
+                            credential=s.get('credential'))
+               for s in ice_servers]
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
     pc._sctpLegacySdp = legacy_sctp_sdp
     return pc
+
+
+def relay_only():
+    """Only relay candidates, offered and checked, for every ICE gatherer
+    from now on.  aiortc 1.4 has no iceTransportPolicy: it makes its
+    aioice Connection with the keyword arguments of connection_kwargs(),
+    to which aioice's relay transport policy is added.  aioice 0.8's
+    policy only keeps host candidates out of the offer: it still pairs
+    and checks from its host sockets (a loopback server answers those),
+    so they are closed once gathering is done (without telling the
+    Connection, which takes a closed socket for its end)."""
+    kwargs = aiortc_ice.connection_kwargs
+    gather = aioice.Connection.gather_candidates
+
+    def relay_kwargs(servers):
+        out = kwargs(servers)
+        out['transport_policy'] = TransportPolicy.RELAY
+        return out
+
+    async def gather_relay(self):
+        await gather(self)
+        for protocol in [p for p in self._protocols
+                         if p.local_candidate.type != 'relay']:
+            self._protocols.remove(protocol)
+            protocol.receiver = types.SimpleNamespace(data_received=lambda data, component: None)
+            await protocol.close()
+        if not self._protocols:
+            raise ConnectionError('relay only: no relay candidate (no TURN server?)')
+
+    aiortc_ice.connection_kwargs = relay_kwargs
+    aioice.Connection.gather_candidates = gather_relay
+
+
+def candidate_pair(pc):
+    """The nominated candidate pair of the (bundled) transport, or None."""
+    try:
+        conn = pc.sctp.transport.transport._connection
+        pair = conn._nominated.get(1)
+    except AttributeError:
+        return None
+    if pair is None:
+        return None
+
+    def cand(c):
+        return {'type': c.type, 'host': c.host, 'port': c.port,
+                'transport': c.transport}
+    return {'local': cand(pair.local_candidate),
+            'remote': cand(pair.remote_candidate)}
 
 
 def parse_candidate(init):
@@ -890,6 +955,7 @@ class Peer:
         self.dc = None
         self.session_id = None
         self.call_id = None
+        self.ice_servers = []            # of the join event
         self.joined = asyncio.Event()
         self.dc_open = asyncio.Event()
         self.connected = asyncio.Event()
@@ -1096,7 +1162,7 @@ class Peer:
         return asyncio.ensure_future(watch())
 
     def start_peer(self):
-        self.pc = pc = new_peer_connection(self.args.legacy_sctp_sdp)
+        self.pc = pc = new_peer_connection(self.args.legacy_sctp_sdp, self.ice_servers)
         self.dc = pc.createDataChannel('calls-dc')
 
         @self.dc.on('open')
@@ -1128,8 +1194,16 @@ class Peer:
         if event == 'join':
             self.session_id = data.get('session_id')
             self.call_id = data.get('call_id')
+            # nginx's standalone signaling has them; a Calls plugin gives
+            # its clients theirs by other ways (its /config)
+            self.ice_servers = data.get('ice_servers', [])
             if not self.session_id:
                 self.error('join event without session_id', fatal=True)
+            if not isinstance(self.ice_servers, list) or not all(
+                    isinstance(s, dict) and isinstance(s.get('urls'), list)
+                    for s in self.ice_servers):
+                self.error(f'join event: bad ice_servers {self.ice_servers!r}', fatal=True)
+                self.ice_servers = []
             self.joined.set()
         elif event == 'signal':
             try:
@@ -1746,6 +1820,8 @@ class Peer:
             'tone_hz': self.args.freq,
             'elapsed_s': self.elapsed(),
             'connection_state': pc.connectionState if pc else None,
+            'ice_servers': self.ice_servers,
+            'ice_pair': candidate_pair(pc) if pc else None,
             'sent': {'frames': self.tone.frames if self.tone else 0, 'packets': sent_packets,
                      'reports': self.sent_media['voice']['reports'] if 'voice' in self.sent_media else 0},
             'sent_media': {k: {'kind': v['kind'], 'frames': v['track'].frames, 'reports': v['reports'],
@@ -1881,6 +1957,8 @@ def parse_args(argv):
                     'only when asked, as aiortc)')
     ap.add_argument('--dc-signaling', action='store_true', help='join with dcSignaling')
     ap.add_argument('--av1-support', action='store_true', help='join with av1Support')
+    ap.add_argument('--relay', action='store_true',
+                    help='only TURN relay candidates (the join event\'s TURN server)')
     ap.add_argument('--lock', action='store_true', help='take the DC signaling lock to offer')
     ap.add_argument('--lock-hold', type=float, default=0.0, metavar='S')
     ap.add_argument('--answer-delay', type=float, default=0.0, metavar='S')
@@ -1980,6 +2058,9 @@ def main(argv):
     # last line of defence against a hang anywhere: SIGALRM's default
     # action ends the process
     signal.alarm(int(args.seconds) + 60)
+
+    if args.relay:
+        relay_only()
 
     if args.dry_run:
         sdp, check = asyncio.run(dry_run(args))

@@ -23,17 +23,25 @@
 //   mic=0         never add the microphone (a listen-only participant)
 //   simulcast=1   RTCPeer's simulcast option (screen encodings l and h)
 //   av1=1         join with av1Support and share an AV1 copy too
+//   relay=1       iceTransportPolicy "relay": only TURN relay candidates
+//                 (through the TURN servers of the join event)
 //   dry=1         no server: create an RTCPeer, keep its first offer, open
 //                 the (fake) microphone and measure its level; for checking
 //                 the bundle and the browser without a server
 //
+// The peer uses the ICE servers of the join event (TURN ones with the
+// credentials the server made for the session), as CallsClient uses the
+// plugin's; a TURN server that refuses them is an error
+// (icecandidateerror).
+//
 // Everything is exposed on window.harness for the runner (call.mjs):
 // shareScreen(), stopScreen(), audioStats(), videoStats(),
-// outboundVideo(), state (with an event log in epoch seconds).
+// outboundVideo(), selectedPair(), state (with an event log in epoch
+// seconds).
 
 import {RTCPeer} from '@mattermost/calls-common';
 
-import {inboundAudio, inboundVideo, outboundVideo} from '../../../web/stats.js';
+import {inboundAudio, inboundVideo, outboundVideo, selectedPair} from '../../../web/stats.js';
 
 const params = new URLSearchParams(location.search);
 const logLines = [];
@@ -63,6 +71,8 @@ const state = {
     room: params.get('room'),
     sessionID: null,
     callID: null,
+    iceServers: [],           // of the join event
+    relay: params.get('relay') === '1',
     firstOffer: null,         // SDP of the first offer the peer made
     offers: 0,                // offers sent (first + renegotiations)
     answers: 0,               // answers sent to server offers
@@ -141,7 +151,12 @@ function av1Codec() {
 }
 
 function newPeer() {
-    const p = new RTCPeer({iceServers: [], logger, simulcast: params.get('simulcast') === '1'});
+    const config = {iceServers: state.iceServers, logger, simulcast: params.get('simulcast') === '1'};
+    if (state.relay) {
+        // RTCPeer hands its config to RTCPeerConnection as it is
+        config.iceTransportPolicy = 'relay';
+    }
+    const p = new RTCPeer(config);
 
     p.on('offer', (desc) => {
         state.offers++;
@@ -182,6 +197,17 @@ function newPeer() {
     // extra listener; RTCPeer keeps its own ontrack handler).
     p.pc.addEventListener('track', (ev) => {
         trackSender.set(ev.track.id, senderFromTrackEvent(ev));
+    });
+    // A STUN or TURN server's error answer (401: credentials refused) is
+    // an error; 701 (this interface cannot reach the server, such as IPv6
+    // to an IPv4 server) is not.
+    p.pc.addEventListener('icecandidateerror', (ev) => {
+        const text = `icecandidateerror ${ev.errorCode} ${ev.errorText} from ${ev.url}`;
+        if (ev.errorCode >= 300 && ev.errorCode <= 699) {
+            fail(text);
+        } else {
+            log('warn', text);
+        }
     });
     return p;
 }
@@ -306,6 +332,7 @@ function onWSMessage(ev) {
     case 'join':
         state.sessionID = data.session_id;
         state.callID = data.call_id;
+        state.iceServers = Array.isArray(data.ice_servers) ? data.ice_servers : [];
         state.status = 'joined';
         upsert(state.sessionID, {});
         log('info', `joined: session ${state.sessionID} call ${state.callID}`);
@@ -460,6 +487,11 @@ window.harness = {
         const report = await peer.getStats();
         return inboundVideo(report, (id) => trackSender.get(id) ||
             senderFromTrackEvent({track: {id}}));
+    },
+    // The ICE candidate pair in use: local and remote candidate types and
+    // addresses.
+    async selectedPair() {
+        return peer ? selectedPair(await peer.getStats()) : null;
     },
     // What we send: one entry per encoding (simulcast layer).
     async outboundVideo() {

@@ -68,6 +68,17 @@ sub ports {
     return {%PORTS};
 }
 
+# one more free loopback port (TCP and UDP) for a helper of the test (a
+# STUN or TURN server), never one of the ports above
+sub free_port {
+    ports();
+
+    my $port = _free_port(1);
+    $PORTS{"EXTRA_$port"} = $port;
+
+    return $port;
+}
+
 sub mode { $ENV{TEST_NGINX_MODE} || 'dynamic' }
 
 sub binary {

@@ -5,7 +5,9 @@ package Test::Calls::Peers;
 #   my $p = aiortc_peer(url => $ws, room => 'r', seconds => 12, freq => 440,
 #                       args => ['--muted']);
 #   my $r = aiortc_wait($p);       # the peer's JSON report (a hash), with
-#                                  # {exit} and {stderr} added
+#                                  # {exit} and {stderr} added; prefix =>
+#                                  # [...] runs it under a command (ip
+#                                  # netns exec)
 #
 #   my $t = start_call_nginx(config => '...');
 #                                  # nginx with the media port, the
@@ -39,6 +41,10 @@ package Test::Calls::Peers;
 #   local $TODO = missing('vad');  # the reason while the server lacks
 #                                  # the feature, else undef
 #   peer_ok($report, 'name');      # exit 0, connected, no errors
+#   my @c = ice_candidates($log);  # the host candidates error.log text
+#                                  # says a worker advertises ("udp
+#                                  # addr:port"), of the first worker that
+#                                  # logged them (every worker has the same)
 #
 # aiortc is Debian's python3-aiortc, so it runs under /usr/bin/python3
 # (not the python3 on PATH).  The browser runner is t/browser/call.mjs
@@ -60,7 +66,7 @@ use Test::Calls::Nginx;
 our @EXPORT = qw(start_call_nginx aiortc_peer aiortc_wait browser_call
                  repo_dir timeline_count find_stream event_times missing
                  peer_ok peer_summary diag_reports start_rtcd_nginx
-                 rtcd_plugin prom_metrics rtcd_config);
+                 rtcd_plugin prom_metrics rtcd_config ice_candidates);
 
 # Server features of issue 3 (and known server bugs) whose assertions
 # run as TODO (Test::More) while they are listed in %MISSING; when one
@@ -219,7 +225,8 @@ sub aiortc_peer {
     my (%o) = @_;
 
     my $repo = repo_dir();
-    my @cmd = ('/usr/bin/python3', "$repo/t/peers/aiortc_peer.py",
+    my @cmd = (@{ $o{prefix} // [] },
+               '/usr/bin/python3', "$repo/t/peers/aiortc_peer.py",
                $o{url}, $o{room}, $o{seconds} // 10, $o{freq} // 440,
                @{ $o{args} // [] });
 
@@ -350,6 +357,19 @@ sub event_times {
     return map { $_->[0] }
            grep { $_->[1] eq $event && ($_->[2] // '') eq ($session // '') }
            @{ $report->{event_log} // [] };
+}
+
+sub ice_candidates {
+    my ($log) = @_;
+
+    my ($first, @c);
+
+    while ($log =~ /\] (\d+)#\d+: calls: ICE candidate udp (\S+)/g) {
+        $first //= $1;
+        push @c, $2 if $1 == $first;
+    }
+
+    return @c;
 }
 
 # The common checks of a peer that should have run cleanly.
