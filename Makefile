@@ -12,6 +12,8 @@
 #                    for FUZZ_SECONDS (10)
 #   make check       the Perl/aiortc/Chromium suite against the module
 #   make check-asan  the call tests against the ASan build
+#   make loadgen     build/loadgen/loadgen (simulated Calls clients, see
+#                    tools/loadgen) and build/loadgen/reflector
 
 SHELL := /bin/bash
 
@@ -50,15 +52,16 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc/media
 
 .PHONY: all deps test-deps module static asan unit fuzz check check-asan \
-        test run clean
+        loadgen test run clean
 
-all: module
+all: module loadgen
 
 deps:
 	@tools/deps.sh build
 
 test-deps:
 	@tools/deps.sh test
+
 
 module: deps
 	@tools/build.sh dynamic
@@ -114,6 +117,41 @@ fuzz: test-deps
 	    || { tail -40 $(BUILD)/fuzz/$$n.log; exit 1; }; \
 	    grep -E "stat::number_of_executed_units" $(BUILD)/fuzz/$$n.log; \
 	done
+
+# the load generator and the reflector: optimised, no sanitizers, with
+# their own build of src/media
+LOADGEN_SRCS := $(sort $(wildcard tools/loadgen/*.c))
+LOADGEN_HDRS := $(wildcard tools/loadgen/*.h)
+LOADGEN_OBJS := \
+    $(patsubst tools/loadgen/%.c,$(BUILD)/loadgen/obj/%.o,$(LOADGEN_SRCS)) \
+    $(patsubst src/media/%.c,$(BUILD)/loadgen/obj/media/%.o,$(MEDIA_SRCS))
+LOADGEN_CFLAGS = -g -O2 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+                 -Werror $(shell pkg-config --cflags $(PKGS) opus 2>/dev/null) \
+                 -Isrc/media
+LOADGEN_LIBS = $(shell pkg-config --libs $(PKGS) opus 2>/dev/null) -lwslay -lm
+
+$(BUILD)/loadgen/obj/media/%.o: src/media/%.c $(MEDIA_HDRS)
+	@mkdir -p $(@D)
+	@echo "CC (loadgen) $<"
+	@$(CC) $(LOADGEN_CFLAGS) -c $< -o $@
+
+$(BUILD)/loadgen/obj/%.o: tools/loadgen/%.c $(LOADGEN_HDRS) $(MEDIA_HDRS)
+	@mkdir -p $(@D)
+	@echo "CC $<"
+	@$(CC) $(LOADGEN_CFLAGS) -c $< -o $@
+
+$(BUILD)/loadgen/loadgen: $(LOADGEN_OBJS)
+	@echo "LD $@"
+	@$(CC) $^ $(LOADGEN_LIBS) -o $@
+
+$(BUILD)/loadgen/reflector: tools/reflector.c
+	@mkdir -p $(@D)
+	@echo "CC $<"
+	@$(CC) -g -O2 -Wall -Wextra -Werror $< -o $@
+
+loadgen: deps
+	@$(MAKE) --no-print-directory $(BUILD)/loadgen/loadgen \
+	    $(BUILD)/loadgen/reflector
 
 check: test-deps module
 	TEST_NGINX_MODE=dynamic prove -j$(PROVE_JOBS) -I t/lib t/

@@ -5,6 +5,8 @@
 #   tools/deps.sh            build + run dependencies (Debian packages)
 #   tools/deps.sh test       also the test tools (Perl, aiortc, Chromium,
 #                            the npm packages of t/browser)
+#   tools/deps.sh bench      also what the benchmarks run and compare with
+#                            (Janus, gnuplot, iproute2, perf, valgrind)
 #
 # Debian 12 only; needs root (or sudo) for apt-get.
 
@@ -28,9 +30,21 @@ test_pkgs=(
     chromium nodejs npm
 )
 
-pkgs=("${build_pkgs[@]}")
+# the load generator (tools/loadgen), built by `make` and `make check`:
+# libopus encodes its voice, wslay frames its WebSockets
+loadgen_pkgs=(libopus-dev libwslay-dev)
+
+# what bench/run.py runs and compares with: Janus, gnuplot for the plot,
+# iproute2 for its network namespace, perf and valgrind to profile
+bench_pkgs=(
+    janus gnuplot-nox iproute2 linux-perf valgrind
+)
+
+pkgs=("${build_pkgs[@]}" "${loadgen_pkgs[@]}")
 if [ "$what" = test ]; then
     pkgs+=("${test_pkgs[@]}")
+elif [ "$what" = bench ]; then
+    pkgs+=("${bench_pkgs[@]}")
 fi
 
 missing=()
@@ -60,6 +74,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     # use it and it must not hold ports our tests pick
     if [[ " ${missing[*]} " == *" nginx "* ]]; then
         $sudo service nginx stop >/dev/null 2>&1 || true
+    fi
+    # likewise Janus: the benchmark runs its own with its own configuration
+    if [[ " ${missing[*]} " == *" janus "* ]]; then
+        $sudo service janus stop >/dev/null 2>&1 || true
+        $sudo systemctl disable janus >/dev/null 2>&1 || true
     fi
 fi
 
