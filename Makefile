@@ -153,10 +153,10 @@ loadgen: deps
 	@$(MAKE) --no-print-directory $(BUILD)/loadgen/loadgen \
 	    $(BUILD)/loadgen/reflector
 
-check: test-deps module
+check: test-deps module loadgen
 	TEST_NGINX_MODE=dynamic prove -j$(PROVE_JOBS) -I t/lib t/
 
-check-asan: test-deps asan
+check-asan: test-deps asan loadgen
 	TEST_NGINX_MODE=asan prove -I t/lib t/
 
 test: test-deps
