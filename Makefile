@@ -14,6 +14,9 @@
 #   make check-asan  the call tests against the ASan build
 #   make loadgen     build/loadgen/loadgen (simulated Calls clients, see
 #                    tools/loadgen) and build/loadgen/reflector
+#   make bench [WORKERS=n] [BENCH_ARGS=...]
+#                    the benchmarks of bench/ (bench/README.md): ngx_calls,
+#                    the bare UDP reflector and Janus under the same load
 
 SHELL := /bin/bash
 
@@ -51,8 +54,8 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined -Wall -Wno-unused-parameter \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc/media
 
-.PHONY: all deps test-deps module static asan unit fuzz check check-asan \
-        loadgen test run clean
+.PHONY: all deps test-deps bench-deps module static asan unit fuzz check \
+        check-asan loadgen bench test run clean
 
 all: module loadgen
 
@@ -62,6 +65,8 @@ deps:
 test-deps:
 	@tools/deps.sh test
 
+bench-deps:
+	@tools/deps.sh bench
 
 module: deps
 	@tools/build.sh dynamic
@@ -152,6 +157,12 @@ $(BUILD)/loadgen/reflector: tools/reflector.c
 loadgen: deps
 	@$(MAKE) --no-print-directory $(BUILD)/loadgen/loadgen \
 	    $(BUILD)/loadgen/reflector
+
+WORKERS ?= 1
+BENCH_ARGS ?=
+
+bench: bench-deps module loadgen
+	python3 bench/run.py --workers $(WORKERS) $(BENCH_ARGS)
 
 check: test-deps module loadgen
 	TEST_NGINX_MODE=dynamic prove -j$(PROVE_JOBS) -I t/lib t/
