@@ -4,8 +4,9 @@
 # DTLS, SCTP and SRTP.  Every client joins, connects and opens calls-dc,
 # every receiver gets a stream of every other sender of its call, and
 # the media arrives without loss; the figures it prints are not judged
-# (that is bench/'s business).  Then the bare UDP reflector, which the
-# benchmarks compare with, delivers a small call too.
+# (that is bench/'s business).  The same through the RTCD API, the load
+# generator playing the Calls plugin.  Then the bare UDP reflector, which
+# the benchmarks compare with, delivers a small call too.
 
 use strict;
 use warnings;
@@ -51,43 +52,54 @@ sub loadgen {
     return $r;
 }
 
-# --- ngx_calls: 2 calls x 3 clients, 2 unmuted, a screen share
+# --- ngx_calls: 2 calls x 3 clients, 2 unmuted, a screen share, through
+# the standalone signaling, then through the RTCD API
 
-my $t = start_call_nginx();
-my $url = 'ws://127.0.0.1:' . $t->port('http') . '/calls/ws';
+my %rtcd = rtcd_config();
+my $t = start_call_nginx(http_config => $rtcd{http_config});
 
-my $r = loadgen('calls',
-                '--url', $url, '--calls', 2, '--participants', 3,
-                '--unmuted', 2, '--screen', '--ramp', 0.5,
-                '--settle', 2 * $factor, '--duration', 2, '--sample', 1,
-                '--pid', $t->{pid});
+my %url = (
+    calls => 'ws://127.0.0.1:' . $t->port('http') . '/calls/ws',
+    rtcd => 'http://127.0.0.1:' . $t->port('rtcd'),
+);
 
-SKIP: {
-    skip 'no results', 12 unless $r;
+for my $how (qw(calls rtcd)) {
+    my $r = loadgen($how, '--backend', $how,
+                    '--url', $url{$how}, '--calls', 2, '--participants', 3,
+                    '--unmuted', 2, '--screen', '--ramp', 0.5,
+                    '--settle', 2 * $factor, '--duration', 2,
+                    '--sample', 1, '--pid', $t->{pid});
 
-    my $c = $r->{clients};
+    SKIP: {
+        skip "$how: no results", 12 unless $r;
 
-    is($c->{total}, 6, 'six clients');
-    is($c->{joined}, 6, 'all joined (signaling)');
-    is($c->{connected}, 6, 'all connected (ICE, DTLS)');
-    is($c->{dc_open}, 6, 'all opened calls-dc');
-    is($c->{failed} + $c->{signaling_errors}, 0,
-       'no failure, no signaling error');
-    is($c->{streams}, $c->{streams_wanted},
-       "every receiver has every other sender's stream ($c->{streams})");
+        my $c = $r->{clients};
 
-    # 2 calls x 2 speakers x 2 listeners x 50 packets/s x 2 s
-    cmp_ok($r->{audio}{received}, '>=', 0.9 * 800,
-           "audio delivered ($r->{audio}{received} packets)");
-    cmp_ok($r->{audio}{received}, '>=', $r->{audio}{expected},
-           'no audio lost');
-    cmp_ok($r->{video}{received}, '>', 0,
-           "screen share delivered ($r->{video}{received} packets)");
-    cmp_ok($r->{video}{received}, '>=', $r->{video}{expected},
-           'no video lost');
-    cmp_ok($r->{audio}{latency}{n}, '>', 0,
-           'latency sampled from the payload stamps');
-    cmp_ok($r->{server}{workers}, '>=', 1, "the server's workers measured");
+        is($c->{total}, 6, "$how: six clients");
+        is($c->{joined}, 6, "$how: all joined (signaling)");
+        is($c->{connected}, 6, "$how: all connected (ICE, DTLS)");
+        is($c->{dc_open}, 6, "$how: all opened calls-dc");
+        is($c->{failed} + $c->{signaling_errors}, 0,
+           "$how: no failure, no signaling error");
+        is($c->{streams}, $c->{streams_wanted},
+           "$how: every receiver has every other sender's stream "
+           . "($c->{streams})");
+
+        # 2 calls x 2 speakers x 2 listeners x 50 packets/s x 2 s
+        cmp_ok($r->{audio}{received}, '>=', 0.9 * 800,
+               "$how: audio delivered ($r->{audio}{received} packets)");
+        cmp_ok($r->{audio}{received}, '>=', $r->{audio}{expected},
+               "$how: no audio lost");
+        cmp_ok($r->{video}{received}, '>', 0,
+               "$how: screen share delivered ($r->{video}{received} "
+               . "packets)");
+        cmp_ok($r->{video}{received}, '>=', $r->{video}{expected},
+               "$how: no video lost");
+        cmp_ok($r->{audio}{latency}{n}, '>', 0,
+               "$how: latency sampled from the payload stamps");
+        cmp_ok($r->{server}{workers}, '>=', 1,
+               "$how: the server's workers measured");
+    }
 }
 
 stop_nginx();
@@ -106,7 +118,7 @@ if ($pid == 0) {
 
 sleep 0.3;
 
-$r = loadgen('reflector',
+my $r = loadgen('reflector',
              '--backend', 'reflector', '--media', "127.0.0.1:$port",
              '--participants', 3, '--unmuted', 2, '--ramp', 0.2,
              '--settle', 1, '--duration', 2, '--pid', $pid);

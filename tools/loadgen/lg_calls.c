@@ -7,7 +7,9 @@
 /*
  * The ngx_calls backend: a client of the standalone signaling endpoint
  * (calls_signaling, src/http/ngx_http_calls_signaling.c), as the web
- * client and the Calls client behave:
+ * client and the Calls client behave.  The same client steps serve the
+ * RTCD backend (lg_rtcd.c), whose signaling goes through the plugin's
+ * connection instead of a WebSocket per client:
  *
  *   join {"channelID"} -> join event -> offer of calls-dc alone ->
  *   answer -> (unmuted) microphone track, offer, answer, unmute ->
@@ -48,7 +50,6 @@ static void lg_calls_open(lg_ws_t *ws, void *data);
 static void lg_calls_message(lg_ws_t *ws, void *data, int binary,
     const uint8_t *buf, size_t len);
 static void lg_calls_closed(lg_ws_t *ws, void *data, const char *why);
-static void lg_calls_signal_in(lg_client_t *c, cJSON *data, uint64_t now);
 static void lg_calls_next(lg_client_t *c, uint64_t now);
 static int lg_calls_offer_step(lg_client_t *c, uint64_t now);
 static int lg_calls_action(lg_client_t *c, const char *action,
@@ -62,10 +63,11 @@ static const lg_ws_handler_t  lg_calls_ws_handler = {
 };
 
 
-static int
-lg_calls_join(lg_client_t *c, uint64_t now)
+/* the client's state and its socket, whichever the signaling */
+
+int
+lg_calls_client(lg_client_t *c)
 {
-    char         err[256];
     lg_calls_t  *bk;
 
     bk = calloc(1, sizeof(lg_calls_t));
@@ -78,7 +80,33 @@ lg_calls_join(lg_client_t *c, uint64_t now)
     c->legs[0].sends = 1;
     c->legs[0].receives = 1;
 
-    if (lg_leg_open(c, &c->legs[0]) != 0) {
+    return lg_leg_open(c, &c->legs[0]);
+}
+
+
+/* joined: the peer, and the Calls client's first offer, calls-dc alone */
+
+void
+lg_calls_start(lg_client_t *c, uint64_t now)
+{
+    lg_joined(c, now);
+
+    if (lg_leg_peer(c, &c->legs[0], 1) != 0) {
+        return;
+    }
+
+    if (lg_calls_offer_step(c, now) != 0) {
+        lg_client_fail(c, "our first offer failed");
+    }
+}
+
+
+static int
+lg_calls_join(lg_client_t *c, uint64_t now)
+{
+    char  err[256];
+
+    if (lg_calls_client(c) != 0) {
         return -1;
     }
 
@@ -149,19 +177,15 @@ lg_calls_message(lg_ws_t *ws, void *data, int binary, const uint8_t *buf,
                      sid->valuestring);
         }
 
-        lg_joined(c, now);
-
-        if (lg_leg_peer(c, &c->legs[0], 1) != 0) {
-            goto done;
-        }
-
-        /* the Calls client's first offer: calls-dc alone */
-        if (lg_calls_offer_step(c, now) != 0) {
-            lg_client_fail(c, "our first offer failed");
-        }
+        lg_calls_start(c, now);
 
     } else if (strcmp(ev->valuestring, "signal") == 0) {
-        lg_calls_signal_in(c, d, now);
+        m = cJSON_GetObjectItemCaseSensitive(d, "data");
+
+        if (cJSON_IsString(m)) {
+            lg_calls_signal_in(c, m->valuestring, strlen(m->valuestring),
+                               now);
+        }
 
     } else if (strcmp(ev->valuestring, "error") == 0) {
         c->lg->res.signaling_errors++;
@@ -179,23 +203,24 @@ done:
 }
 
 
-static void
-lg_calls_signal_in(lg_client_t *c, cJSON *data, uint64_t now)
+/* the server's signal: a description or a candidate, JSON */
+
+void
+lg_calls_signal_in(lg_client_t *c, const char *json, size_t len,
+    uint64_t now)
 {
     char               err[256];
-    cJSON             *inner, *sig, *type;
+    cJSON             *sig, *type;
     lg_leg_t          *leg = &c->legs[0];
     lg_calls_t        *bk = c->bk;
     ngx_calls_offer_t *desc;
     unsigned           is_offer, is_answer;
 
-    inner = cJSON_GetObjectItemCaseSensitive(data, "data");
-
-    if (!cJSON_IsString(inner) || leg->peer == NULL) {
+    if (leg->peer == NULL || bk == NULL) {
         return;
     }
 
-    sig = cJSON_Parse(inner->valuestring);
+    sig = cJSON_ParseWithLength(json, len);
     type = cJSON_GetObjectItemCaseSensitive(sig, "type");
 
     is_offer = cJSON_IsString(type) && strcmp(type->valuestring, "offer") == 0;
@@ -215,8 +240,7 @@ lg_calls_signal_in(lg_client_t *c, cJSON *data, uint64_t now)
         c->lg->res.glare++;
     }
 
-    if (ngx_calls_peer_signal(leg->peer, inner->valuestring,
-                              strlen(inner->valuestring), now / 1000, err,
+    if (ngx_calls_peer_signal(leg->peer, json, len, now / 1000, err,
                               sizeof(err))
         != 0)
     {
@@ -352,7 +376,7 @@ lg_calls_offer_step(lg_client_t *c, uint64_t now)
 
 /* the peer's description, to the server */
 
-static void
+void
 lg_calls_signal(lg_leg_t *leg, unsigned rtc_type, const char *json,
     size_t len)
 {
@@ -368,6 +392,10 @@ static int
 lg_calls_action(lg_client_t *c, const char *action, const char *data)
 {
     cJSON  *msg;
+
+    if (c->lg->backend == &lg_backend_rtcd) {
+        return lg_rtcd_action(c, action, data);
+    }
 
     if (c->ws == NULL) {
         return -1;
@@ -397,18 +425,21 @@ lg_calls_closed(lg_ws_t *ws, void *data, const char *why)
 }
 
 
-static int
+int
 lg_calls_send(lg_client_t *c, lg_leg_t *leg, uint8_t *buf, size_t len)
 {
     return ngx_calls_peer_send_rtp(leg->peer, buf, len);
 }
 
 
-static void
+void
 lg_calls_leave(lg_client_t *c)
 {
-    if (c->ws != NULL) {
+    if (c->ws != NULL || c->lg->backend == &lg_backend_rtcd) {
         (void) lg_calls_action(c, "leave", NULL);
+    }
+
+    if (c->ws != NULL) {
         lg_ws_close(c->ws);
         c->ws = NULL;
     }

@@ -130,7 +130,8 @@ lg_janus_join(lg_client_t *c, uint64_t now)
         return -1;
     }
 
-    c->ws = lg_ws_connect(c->lg, c->lg->conf.url, "janus-protocol",
+    c->ws = lg_ws_connect(c->lg, c->lg->conf.url,
+                          "Sec-WebSocket-Protocol: janus-protocol\r\n",
                           &lg_janus_ws_handler, c, err, sizeof(err));
     if (c->ws == NULL) {
         lg_client_fail(c, "signaling: %s", err);

@@ -96,11 +96,11 @@ static const struct wslay_event_callbacks  lg_ws_callbacks = {
 
 
 lg_ws_t *
-lg_ws_connect(lg_t *lg, const char *url, const char *protocol,
+lg_ws_connect(lg_t *lg, const char *url, const char *headers,
     const lg_ws_handler_t *handler, void *data, char *err, size_t errlen)
 {
     int               fd, one, rc;
-    char              host[256], port[16], key[32], proto[128];
+    char              host[256], port[16], key[32];
     lg_ws_t          *ws;
     const char       *path;
     unsigned char     nonce[16], sha[EVP_MAX_MD_SIZE];
@@ -179,14 +179,11 @@ lg_ws_connect(lg_t *lg, const char *url, const char *protocol,
 
     EVP_EncodeBlock((unsigned char *) ws->accept, sha, shalen);
 
-    proto[0] = '\0';
-
-    if (protocol != NULL) {
-        snprintf(proto, sizeof(proto), "Sec-WebSocket-Protocol: %s\r\n",
-                 protocol);
+    if (headers == NULL) {
+        headers = "";
     }
 
-    ws->req = malloc(1024 + strlen(path) + strlen(host));
+    ws->req = malloc(1024 + strlen(path) + strlen(host) + strlen(headers));
     if (ws->req == NULL) {
         snprintf(err, errlen, "out of memory");
         goto failed;
@@ -202,7 +199,7 @@ lg_ws_connect(lg_t *lg, const char *url, const char *protocol,
                           "%s"
                           "User-Agent: ngx_calls-loadgen\r\n"
                           "\r\n",
-                          path, host, port, key, proto);
+                          path, host, port, key, headers);
 
     if (wslay_event_context_client_init(&ws->ctx, &lg_ws_callbacks, ws) != 0)
     {

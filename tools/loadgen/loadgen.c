@@ -45,6 +45,7 @@
 
 #define LG_BATCH             32
 #define LG_EVENTS            256
+#define LG_LEAVE_GRACE       300000      /* us */
 
 
 typedef struct {
@@ -244,9 +245,14 @@ lg_usage(FILE *f)
 {
     fprintf(f,
 "usage: loadgen [options]\n"
-"  --backend calls|janus|reflector   what the clients speak (calls)\n"
-"  --url ws://HOST:PORT/PATH   signaling: ngx_calls' calls_signaling\n"
-"                              location, or Janus' WebSocket transport\n"
+"  --backend calls|rtcd|janus|reflector   what the clients speak: the\n"
+"                              standalone signaling (calls), the RTCD API\n"
+"                              as the Calls plugin (rtcd), Janus' VideoRoom,\n"
+"                              the bare reflector\n"
+"  --url URL                   calls: ws://HOST:PORT/PATH of calls_signaling;\n"
+"                              rtcd: http://[ID:KEY@]HOST:PORT, the plugin's\n"
+"                              RTCD service URL (no credentials: register);\n"
+"                              janus: ws://HOST:PORT/ of its WebSockets\n"
 "  --media HOST:PORT           the reflector's UDP address\n"
 "  --bind ADDR                 our sockets' address (127.0.0.1)\n"
 "  --calls N                   calls (1)\n"
@@ -367,6 +373,9 @@ lg_setup(lg_t *lg)
 
     if (strcmp(lg->conf.backend, "calls") == 0) {
         lg->backend = &lg_backend_calls;
+
+    } else if (strcmp(lg->conf.backend, "rtcd") == 0) {
+        lg->backend = &lg_backend_rtcd;
 
     } else if (strcmp(lg->conf.backend, "janus") == 0) {
         lg->backend = &lg_backend_janus;
@@ -688,7 +697,8 @@ lg_client_fail(lg_client_t *c, const char *fmt, ...)
     va_list   args;
     unsigned  i;
 
-    if (c->failed) {
+    /* after the leave, the server ending the session is no failure */
+    if (c->failed || c->left) {
         return;
     }
 
@@ -727,28 +737,70 @@ lg_joined(lg_client_t *c, uint64_t now)
 }
 
 
+/*
+ * Everyone leaves, the server hears of it (and answers: rtcd's close)
+ * before the peers go: their SCTP ABORTs would otherwise end the
+ * sessions first.
+ */
+
 static void
 lg_leave_all(lg_t *lg)
 {
-    unsigned      i, k;
-    lg_client_t  *c;
+    int                 n, i;
+    unsigned            k;
+    int64_t             wait;
+    uint64_t            now, until;
+    lg_client_t        *c;
+    struct timespec     ts;
+    struct epoll_event  ev[LG_EVENTS];
 
-    for (i = 0; i < lg->nclients; i++) {
-        c = &lg->clients[i];
+    for (k = 0; k < lg->nclients; k++) {
+        c = &lg->clients[k];
 
         if (c->t_join && !c->left && lg->backend->leave != NULL) {
             lg->backend->leave(c);
         }
 
         c->left = 1;
+        c->audio.on = 0;
+        c->video.on = 0;
+    }
 
-        for (k = 0; k < c->nlegs; k++) {
-            ngx_calls_peer_free(c->legs[k].peer);
-            c->legs[k].peer = NULL;
+    until = lg_now_us() + LG_LEAVE_GRACE;
 
-            if (c->legs[k].fd != -1) {
-                close(c->legs[k].fd);
-                c->legs[k].fd = -1;
+    for ( ;; ) {
+        now = lg_now_us();
+
+        if (now >= until) {
+            break;
+        }
+
+        wait = until - now;
+        ts.tv_sec = wait / 1000000;
+        ts.tv_nsec = (wait % 1000000) * 1000;
+
+        n = epoll_pwait2(lg->ep, ev, LG_EVENTS, &ts, NULL);
+
+        for (i = 0; i < n; i++) {
+            if (*(unsigned *) ev[i].data.ptr == LG_IO_LEG) {
+                lg_leg_input(ev[i].data.ptr, now);
+
+            } else {
+                lg_ws_event(ev[i].data.ptr, ev[i].events);
+            }
+        }
+    }
+
+    for (k = 0; k < lg->nclients; k++) {
+        c = &lg->clients[k];
+
+        for (i = 0; i < (int) c->nlegs; i++) {
+            ngx_calls_peer_free(c->legs[i].peer);
+            c->legs[i].peer = NULL;
+
+            if (c->legs[i].fd != -1) {
+                close(c->legs[i].fd);
+                c->legs[i].fd = -1;
             }
         }
     }

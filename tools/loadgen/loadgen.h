@@ -168,6 +168,8 @@ struct lg_client_s {
 
     char                      room[64];
     char                      session_id[64];
+    char                      user_id[32];   /* rtcd: ours */
+    char                      call_id[32];
     char                      stream_id[40];
     char                      screen_stream_id[40];
 
@@ -337,15 +339,30 @@ typedef struct {
     void    (*closed)(lg_ws_t *ws, void *data, const char *why);
 } lg_ws_handler_t;
 
-lg_ws_t *lg_ws_connect(lg_t *lg, const char *url, const char *protocol,
+/* headers: more header lines of the upgrade request, each with CRLF */
+lg_ws_t *lg_ws_connect(lg_t *lg, const char *url, const char *headers,
     const lg_ws_handler_t *handler, void *data, char *err, size_t errlen);
 int lg_ws_send(lg_ws_t *ws, int binary, const void *buf, size_t len);
 int lg_ws_send_json(lg_ws_t *ws, void *cjson);   /* consumes it */
 void lg_ws_close(lg_ws_t *ws);
 void lg_ws_event(lg_ws_t *ws, uint32_t events);
 
+/* lg_calls.c: the Calls client's steps, for either of its signalings */
+int lg_calls_client(lg_client_t *c);
+void lg_calls_start(lg_client_t *c, uint64_t now);
+void lg_calls_signal_in(lg_client_t *c, const char *json, size_t len,
+    uint64_t now);
+void lg_calls_signal(lg_leg_t *leg, unsigned rtc_type, const char *json,
+    size_t len);
+int lg_calls_send(lg_client_t *c, lg_leg_t *leg, uint8_t *buf, size_t len);
+void lg_calls_leave(lg_client_t *c);
+
+/* lg_rtcd.c: an action of a client, through the plugin's connection */
+int lg_rtcd_action(lg_client_t *c, const char *action, const char *data);
+
 /* the backends */
 extern const lg_backend_t  lg_backend_calls;
+extern const lg_backend_t  lg_backend_rtcd;
 extern const lg_backend_t  lg_backend_janus;
 extern const lg_backend_t  lg_backend_reflector;
 
