@@ -87,8 +87,9 @@ SCENARIOS = [
     },
 ]
 
-TARGETS = ['calls', 'reflector', 'janus']
-NAMES = {'calls': 'ngx_calls', 'reflector': 'reflector', 'janus': 'Janus'}
+TARGETS = ['calls', 'calls-rtcd', 'reflector', 'janus']
+NAMES = {'calls': 'ngx_calls', 'calls-rtcd': 'ngx_calls RTCD',
+         'reflector': 'reflector', 'janus': 'Janus'}
 
 
 def log(*a):
@@ -152,13 +153,15 @@ class Server:
 
 
 class CallsServer(Server):
-    """nginx with ngx_calls: the standalone signaling and the media."""
+    """nginx with ngx_calls: the standalone signaling, the RTCD API (with
+    self-registration) and the media."""
 
     def start(self):
         d = tempfile.mkdtemp(prefix='calls-', dir=self.tmp)
         os.makedirs(os.path.join(d, 'logs'))
         os.chmod(d, 0o755)
         self.http = free_port(self.addr)
+        self.rtcd = free_port(self.addr)
         self.media = free_port(self.addr, udp=True)
         w = self.args.workers
         mode = self.args.nginx_mode
@@ -184,10 +187,16 @@ stream {{
 }}
 http {{
     access_log off;
+    calls_rtcd_store {d}/rtcd_db;
+    calls_rtcd_self_registration on;
     server {{
         listen {self.addr}:{self.http};
         location = /calls/ws {{ calls_signaling; }}
         location = /metrics {{ calls_metrics; }}
+    }}
+    server {{
+        listen {self.addr}:{self.rtcd};
+        location / {{ calls_rtcd; }}
     }}
 }}
 """
@@ -226,6 +235,13 @@ http {{
                         if '[alert]' in l or '[crit]' in l or '[emerg]' in l]
         except OSError:
             return []
+
+
+class CallsRtcdServer(CallsServer):
+    """The same nginx; the load generator plays the Calls plugin."""
+
+    def loadgen_args(self):
+        return ['--backend', 'rtcd', '--url', f'http://{self.addr}:{self.rtcd}']
 
 
 class ReflectorServer(Server):
@@ -325,8 +341,8 @@ admin: {{
         return ['--backend', 'janus', '--url', f'ws://{self.addr}:{self.ws}/']
 
 
-SERVERS = {'calls': CallsServer, 'reflector': ReflectorServer,
-           'janus': JanusServer}
+SERVERS = {'calls': CallsServer, 'calls-rtcd': CallsRtcdServer,
+           'reflector': ReflectorServer, 'janus': JanusServer}
 
 
 # ---------------------------------------------------------------- runs
@@ -367,7 +383,7 @@ def run_one(args, sc, target, addr, out):
     except subprocess.TimeoutExpired:
         rc = 'timeout'
 
-    bad = srv.bad_log_lines() if target == 'calls' else []
+    bad = srv.bad_log_lines() if target.startswith('calls') else []
     srv.stop()
 
     with open(log_path) as f:
@@ -411,6 +427,7 @@ def figures(r, sc):
         'audio_p99': r['audio']['latency']['p99_us'],
         'video_p99': r['video']['latency']['p99_us'],
         'join_connected_p50': r['join']['connected']['p50_us'] / 1000,
+        'dc': r['join']['dc_open']['n'] > 0,
         'join_dc_p50': r['join']['dc_open']['p50_us'] / 1000,
         'join_dc_p99': r['join']['dc_open']['p99_us'] / 1000,
         'join_audio_p50': r['join']['first_audio']['p50_us'] / 1000,
@@ -488,8 +505,8 @@ def report(args, results, out, env):
               f"| {f['cpu_us_per_pkt']:.2f} | {f['kb_per_participant']:.0f} "
               f"| {f['audio_p50']}/{f['audio_p99']} | {f['video_p99'] or '-'} "
               f"| {f['join_connected_p50']:.1f} "
-              f"| {fmt(f['join_dc_p50']) if t == 'calls' else '-'}"
-              f"{'/' + fmt(f['join_dc_p99']) if t == 'calls' else ''} "
+              f"| {fmt(f['join_dc_p50']) if f['dc'] else '-'}"
+              f"{'/' + fmt(f['join_dc_p99']) if f['dc'] else ''} "
               f"| {f['join_audio_p50']:.1f} | {f['loadgen_cpu_pct']:.0f} |")
 
     w('')
