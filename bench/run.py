@@ -622,6 +622,79 @@ set multiplot layout 2,2 title 'ngx_calls benchmark ({os.path.basename(out)})'
             log('gnuplot failed: ' + rc.stderr.strip()[:300])
 
 
+# ---------------------------------------------------------------- sweep
+
+def sweep(args, addr, out, env):
+    """1 call x P with 2 unmuted for growing P, per target, until loss
+    passes 1 %, the server's workers are 90 % busy or the load generator
+    is: the capacity (delivered packets per second at full CPU, from the
+    CPU per packet of the largest clean step) and the latency at about
+    half of it."""
+    steps = [int(p) for p in args.sweep.split(',')]
+    lines = [f"# ngx_calls capacity sweep, {env['date']}", '',
+             f"Machine: {env['cpu']}, {env['nproc']} CPUs; commit "
+             f"{env['commit']}; {args.workers} worker(s); {env['pinning']}; "
+             f"{env['net']}; load average {env['load']}.", '',
+             '1 call x P participants, 2 unmuted; capacity = packets per '
+             'CPU-second of the largest step without loss x workers; '
+             '"at half" = the step whose server CPU is nearest half of '
+             'that.', '']
+    saved = {}
+
+    for t in TARGETS:
+        rows = []
+        for p in steps:
+            sc = {'name': f'sweep{p}', 'label': f'1 call x {p}, 2 unmuted',
+                  'calls': 1, 'participants': p, 'unmuted': 2,
+                  'screen': False}
+            r = run_one(args, sc, t, addr, out)
+            f = figures(r, sc)
+            rows.append((p, f))
+            saved[f'{t}-{p}'] = r
+            if f is None or f['loss_pct'] > 1 \
+                    or f['cpu_pct'] > 90 * args.workers \
+                    or f['loadgen_cpu_pct'] > 90:
+                break
+
+        lines.append(f'## {NAMES[t]}')
+        lines.append('')
+        lines.append('| participants | delivered pkt/s | server CPU % '
+                     '| CPU us/pkt | loss % | audio p50/p99 us '
+                     '| loadgen CPU % |')
+        lines.append('|' + '---|' * 7)
+        clean = [(p, f) for p, f in rows if f and f['loss_pct'] <= 1]
+        for p, f in rows:
+            if f is None:
+                lines.append(f'| {p} | error ||||||')
+                continue
+            lines.append(f"| {p} | {f['delivered_pps']:.0f} "
+                         f"| {f['cpu_pct']:.1f} | {f['cpu_us_per_pkt']:.2f} "
+                         f"| {f['loss_pct']:.3f} "
+                         f"| {f['audio_p50']}/{f['audio_p99']} "
+                         f"| {f['loadgen_cpu_pct']:.0f} |")
+        if clean:
+            p, f = clean[-1]
+            cap = f['pkts_per_cpu_s'] * args.workers
+            half = min(clean, key=lambda x: abs(x[1]['cpu_pct']
+                                                - 50 * args.workers))
+            lines.append('')
+            lines.append(f"Capacity about {cap:.0f} delivered packets per "
+                         f"second ({cap / 50 / 2:.0f} listeners of 2 "
+                         f"speakers); at {half[1]['cpu_pct']:.0f} % CPU "
+                         f"({half[0]} participants) audio latency p50 "
+                         f"{half[1]['audio_p50']} us, p99 "
+                         f"{half[1]['audio_p99']} us.")
+        lines.append('')
+
+    text = '\n'.join(lines) + '\n'
+    with open(os.path.join(out, 'sweep.md'), 'w') as f:
+        f.write(text)
+    with open(os.path.join(out, 'sweep.json'), 'w') as f:
+        json.dump({'env': env, 'args': vars(args), 'results': saved}, f,
+                  indent=1)
+    print(text)
+
+
 # ---------------------------------------------------------------- setup
 
 def in_netns():
@@ -702,6 +775,9 @@ def main():
     ap.add_argument('--no-netns', action='store_true')
     ap.add_argument('--no-pin', action='store_true')
     ap.add_argument('--out', default=None)
+    ap.add_argument('--sweep', metavar='P,P,...',
+                    help='instead of the scenarios: 1 call x P, 2 unmuted, '
+                         'for each P in turn (e.g. 100,200,400,800)')
     ap.add_argument('--report', metavar='DIR',
                     help='only the tables and the plot again, from '
                          'DIR/results.json')
@@ -759,6 +835,12 @@ def main():
     os.chmod(out, 0o755)
 
     env = environment(args, addr, netns)
+
+    if args.sweep:
+        sweep(args, addr, out, env)
+        log(f'results in {out}')
+        return
+
     results = {}
 
     for sc in scenarios:

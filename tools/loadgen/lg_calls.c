@@ -452,6 +452,7 @@ lg_calls_leave(lg_client_t *c)
 const lg_backend_t  lg_backend_calls = {
     "calls",
     NULL,
+    NULL,
     lg_calls_join,
     NULL,
     NULL,

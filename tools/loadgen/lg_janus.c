@@ -681,6 +681,7 @@ lg_janus_leave(lg_client_t *c)
 const lg_backend_t  lg_backend_janus = {
     "janus",
     NULL,
+    NULL,
     lg_janus_join,
     lg_janus_timer,
     NULL,

@@ -187,6 +187,7 @@ lg_reflector_leave(lg_client_t *c)
 
 const lg_backend_t  lg_backend_reflector = {
     "reflector",
+    NULL,
     lg_reflector_init,
     lg_reflector_join,
     lg_reflector_timer,

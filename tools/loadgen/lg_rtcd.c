@@ -77,10 +77,14 @@ static const lg_ws_handler_t  lg_rtcd_ws_handler = {
 };
 
 
+/*
+ * Once for every process: one client (a group, in rtcd's terms), so that
+ * a call split between processes is one call
+ */
+
 static int
-lg_rtcd_init(lg_t *lg)
+lg_rtcd_prepare(lg_t *lg)
 {
-    char           err[256], url[512], cred[300], basic[420], head[512];
     unsigned char  rnd[24];
 
     if (lg_rtcd_parse_url(lg->conf.url) != 0) {
@@ -89,24 +93,30 @@ lg_rtcd_init(lg_t *lg)
         return -1;
     }
 
-    if (lg_rtcd.client_id[0] == '\0') {
-
-        /* a client of our own: self-registration, a 32-character key */
-
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-            return -1;
-        }
-
-        snprintf(lg_rtcd.client_id, sizeof(lg_rtcd.client_id),
-                 "loadgen-%02x%02x%02x%02x-%u", rnd[0], rnd[1], rnd[2],
-                 rnd[3], lg->proc);
-        EVP_EncodeBlock((unsigned char *) lg_rtcd.auth_key, rnd,
-                        sizeof(rnd));
-
-        if (lg_rtcd_register(lg) != 0) {
-            return -1;
-        }
+    if (lg_rtcd.client_id[0] != '\0') {
+        return 0;
     }
+
+    /* a client of our own: self-registration, a 32-character key */
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        return -1;
+    }
+
+    snprintf(lg_rtcd.client_id, sizeof(lg_rtcd.client_id),
+             "loadgen-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+    EVP_EncodeBlock((unsigned char *) lg_rtcd.auth_key, rnd, sizeof(rnd));
+
+    return lg_rtcd_register(lg);
+}
+
+
+/* the plugin's connection of this process */
+
+static int
+lg_rtcd_init(lg_t *lg)
+{
+    char  err[256], url[512], cred[300], basic[420], head[512];
 
     snprintf(cred, sizeof(cred), "%s:%s", lg_rtcd.client_id,
              lg_rtcd.auth_key);
@@ -605,6 +615,7 @@ lg_rtcd_id(char *id, uint64_t seed)
 
 const lg_backend_t  lg_backend_rtcd = {
     "rtcd",
+    lg_rtcd_prepare,
     lg_rtcd_init,
     lg_rtcd_join,
     NULL,

@@ -67,6 +67,7 @@ static lg_procs_t  lg_server_end;
 
 static void lg_usage(FILE *f);
 static int lg_options(lg_conf_t *conf, int argc, char **argv);
+static int lg_backend(lg_t *lg);
 static int lg_setup(lg_t *lg);
 static int lg_run(lg_t *lg);
 static void lg_client_run(lg_client_t *c, uint64_t now);
@@ -170,6 +171,10 @@ main(int argc, char **argv)
     lg->window_end = lg->window_start
                      + (uint64_t) (lg->conf.duration * 1e6);
     lg->stop_at = lg->window_end;
+
+    if (lg_backend(lg) != 0) {
+        return 1;
+    }
 
     if (lg->conf.server_pid) {
         lg_server_sample(lg, &lg_server_base);
@@ -364,13 +369,8 @@ lg_options(lg_conf_t *conf, int argc, char **argv)
 
 
 static int
-lg_setup(lg_t *lg)
+lg_backend(lg_t *lg)
 {
-    char                     err[256];
-    unsigned                 g, total, j, k;
-    lg_client_t             *c;
-    ngx_calls_media_conf_t   mc;
-
     if (strcmp(lg->conf.backend, "calls") == 0) {
         lg->backend = &lg_backend_calls;
 
@@ -388,6 +388,22 @@ lg_setup(lg_t *lg)
                 lg->conf.backend);
         return -1;
     }
+
+    if (lg->backend->prepare != NULL) {
+        return lg->backend->prepare(lg);
+    }
+
+    return 0;
+}
+
+
+static int
+lg_setup(lg_t *lg)
+{
+    char                     err[256];
+    unsigned                 g, total, j, k;
+    lg_client_t             *c;
+    ngx_calls_media_conf_t   mc;
 
     lg->ep = epoll_create1(EPOLL_CLOEXEC);
     if (lg->ep == -1) {

@@ -196,7 +196,10 @@ struct lg_client_s {
 typedef struct {
     const char               *name;
 
-    /* process-wide setup; 0 or -1 */
+    /* once, before the client processes are forked; 0 or -1 */
+    int                     (*prepare)(lg_t *lg);
+
+    /* in each client process; 0 or -1 */
     int                     (*init)(lg_t *lg);
 
     /* starts a client's signaling (its join); 0 or -1 */
