@@ -136,6 +136,10 @@ lg_reflector_input(lg_leg_t *leg, uint8_t *buf, size_t len, uint64_t now)
     lg_client_t     *c = leg->client;
     lg_reflector_t  *bk = c->bk;
 
+    if (bk == NULL) {
+        return;
+    }
+
     if (len == LG_REFLECTOR_HELLO && memcmp(buf, LG_REFLECTOR_MAGIC, 4) == 0)
     {
         lg_reflector_hello(c, hello);

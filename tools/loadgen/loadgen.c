@@ -596,6 +596,7 @@ lg_run(lg_t *lg)
     }
 
     lg_leave_all(lg);
+    lg_media_free(lg);
 
     lg->res.cpu_user = 0;
 
@@ -986,7 +987,9 @@ lg_leg_input(lg_leg_t *leg, uint64_t now)
         }
 
         if (leg->peer == NULL) {
-            if (lg->backend->input != NULL) {
+
+            /* after the leave the backend's state is gone */
+            if (lg->backend->input != NULL && !leg->client->left) {
                 lg->backend->input(leg, bufs[i], msgs[i].msg_len, now);
             }
 
@@ -1073,7 +1076,9 @@ lg_peer_signal(void *user, unsigned rtc_type, const char *json, size_t len)
 {
     lg_leg_t  *leg = user;
 
-    leg->client->lg->backend->signal(leg, rtc_type, json, len);
+    if (!leg->client->left) {
+        leg->client->lg->backend->signal(leg, rtc_type, json, len);
+    }
 }
 
 
