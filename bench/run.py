@@ -347,12 +347,13 @@ SERVERS = {'calls': CallsServer, 'calls-rtcd': CallsRtcdServer,
 
 # ---------------------------------------------------------------- runs
 
-def run_one(args, sc, target, addr, out):
+def run_one(args, sc, target, addr, out, rep=0):
     srv = SERVERS[target](args, out, addr)
     total = sc['calls'] * sc['participants']
     ramp = max(2.0, total / args.join_rate)
-    json_path = os.path.join(out, f"{sc['name']}-{target}.json")
-    log_path = os.path.join(out, f"{sc['name']}-{target}.log")
+    base = f"{sc['name']}-{target}" + (f'-{rep + 1}' if rep else '')
+    json_path = os.path.join(out, base + '.json')
+    log_path = os.path.join(out, base + '.log')
 
     try:
         pid = srv.start()
@@ -401,6 +402,26 @@ def run_one(args, sc, target, addr, out):
     return r
 
 
+def best_of(args, sc, target, addr, out):
+    """--repeat N: the run with the least server CPU per packet among
+    those the load generator kept up with (or among all, if none did)."""
+    runs = []
+    for i in range(args.repeat):
+        r = run_one(args, sc, target, addr, out, i)
+        f = figures(r, sc)
+        if f is not None:
+            runs.append((f['late'] > 0 or f['audio_sent_ratio'] < 0.95,
+                         f['cpu_us_per_pkt'], i, r))
+        elif not runs and i == args.repeat - 1:
+            return r
+    if not runs:
+        return {'error': 'no run'}
+    runs.sort(key=lambda x: (x[0], x[1]))
+    best = runs[0][3]
+    best['runs'] = len(runs)
+    return best
+
+
 def figures(r, sc):
     """What the tables show, from one loadgen result."""
     if 'error' in r:
@@ -434,6 +455,9 @@ def figures(r, sc):
         'ok': f"{c['connected']}/{c['total']}",
         'failed': c['failed'],
         'streams': f"{c['streams']}/{c['streams_wanted']}",
+        'late': c['late_sends'],
+        'audio_sent_ratio': r['audio']['sent']
+                            / (sc['calls'] * sc['unmuted'] * 50 * win),
         'loadgen_cpu_pct': 100.0 * (r['loadgen']['cpu_user_s']
                                     + r['loadgen']['cpu_sys_s'])
                            / (win + 0.0),
@@ -487,6 +511,8 @@ def report(args, results, out, env):
       '| join->audio p50 ms | loadgen CPU % |')
     w('|' + '---|' * 15)
 
+    any_suspect = False
+
     for sc in SCENARIOS:
         if sc['name'] not in results:
             continue
@@ -499,7 +525,10 @@ def report(args, results, out, env):
                 w(f"| {sc['label']} | {NAMES[t]} | error: "
                   f"{r['error'][:200]} " + '|' * 13)
                 continue
-            w(f"| {sc['label']} | {NAMES[t]} | {f['ok']} "
+            suspect = f['late'] > 0 or f['audio_sent_ratio'] < 0.95
+            any_suspect = any_suspect or suspect
+            w(f"| {sc['label']} | {NAMES[t]}{' (!)' if suspect else ''} "
+              f"| {f['ok']} "
               f"| {f['delivered_pps']:.0f} | {f['mbps']:.1f} "
               f"| {f['loss_pct']:.3f} | {f['cpu_pct']:.1f} "
               f"| {f['cpu_us_per_pkt']:.2f} | {f['kb_per_participant']:.0f} "
@@ -508,6 +537,12 @@ def report(args, results, out, env):
               f"| {fmt(f['join_dc_p50']) if f['dc'] else '-'}"
               f"{'/' + fmt(f['join_dc_p99']) if f['dc'] else ''} "
               f"| {f['join_audio_p50']:.1f} | {f['loadgen_cpu_pct']:.0f} |")
+
+    if any_suspect:
+        w('')
+        w('(!) The load generator fell behind its schedule in this run '
+          '(late sends, or fewer packets sent than due): the machine was '
+          'busy with other work, and the figures of the run are suspect.')
 
     w('')
     w('Ratios (CPU time per delivered packet; lower is better for '
@@ -762,6 +797,9 @@ def main():
                     help='joins per second during the ramp')
     ap.add_argument('--sample', type=int, default=10,
                     help='time 1 received packet in N')
+    ap.add_argument('--repeat', type=int, default=1,
+                    help='runs per scenario and server; the best counts '
+                         '(for a busy machine)')
     ap.add_argument('--procs', type=int, default=1,
                     help='load generator processes')
     ap.add_argument('--quick', action='store_true',
@@ -846,7 +884,7 @@ def main():
     for sc in scenarios:
         results[sc['name']] = {}
         for t in TARGETS:
-            results[sc['name']][t] = run_one(args, sc, t, addr, out)
+            results[sc['name']][t] = best_of(args, sc, t, addr, out)
 
     env['load_end'] = ' '.join(f'{x:.2f}' for x in os.getloadavg())
 
