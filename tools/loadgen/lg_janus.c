@@ -178,8 +178,8 @@ static void
 lg_janus_message(lg_ws_t *ws, void *data, int binary, const uint8_t *buf,
     size_t len)
 {
+    char          e[256], *text;
     cJSON        *msg, *janus, *tx, *err, *reason, *cand, *sender;
-    char         *text;
     uint64_t      now;
     lg_leg_t     *leg;
     lg_janus_t   *bk;
@@ -230,8 +230,6 @@ lg_janus_message(lg_ws_t *ws, void *data, int binary, const uint8_t *buf,
             text = cJSON_PrintUnformatted(cand);
 
             if (text != NULL) {
-                char  e[256];
-
                 (void) ngx_calls_peer_signal(leg->peer, text, strlen(text),
                                              now / 1000, e, sizeof(e));
                 cJSON_free(text);

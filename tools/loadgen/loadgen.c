@@ -138,10 +138,10 @@ static const struct option  lg_long_options[] = {
 int
 main(int argc, char **argv)
 {
-    int           i, fds[64], status, rc;
-    pid_t         pids[64];
-    lg_t         *lg;
-    struct rlimit rl;
+    int            i, fds[64], p[2], status, rc;
+    pid_t          pids[64];
+    lg_t          *lg;
+    struct rlimit  rl;
 
     lg = calloc(1, sizeof(lg_t));
     if (lg == NULL) {
@@ -192,8 +192,6 @@ main(int argc, char **argv)
     }
 
     for (i = 0; i < (int) lg->conf.procs; i++) {
-        int  p[2];
-
         if (pipe(p) != 0) {
             perror("loadgen: pipe()");
             return 1;
@@ -507,6 +505,7 @@ lg_run(lg_t *lg)
     int                 n, i;
     int64_t             wait;
     uint64_t            now, next, sctp_at;
+    struct rusage       ru;
     struct timespec     ts;
     struct epoll_event  ev[LG_EVENTS];
 
@@ -598,15 +597,9 @@ lg_run(lg_t *lg)
     lg_leave_all(lg);
     lg_media_free(lg);
 
-    lg->res.cpu_user = 0;
-
-    {
-        struct rusage  ru;
-
-        if (getrusage(RUSAGE_SELF, &ru) == 0) {
-            lg->res.cpu_user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
-            lg->res.cpu_sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-        }
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        lg->res.cpu_user = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
+        lg->res.cpu_sys = ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     }
 
     return 0;
@@ -1506,7 +1499,7 @@ lg_report(lg_t *lg)
     FILE          *f;
     double         win, cpu, loss, per_pkt, rss_mb, rss_delta_kb;
     double         wcpu[LG_MAX_WORKERS];
-    cJSON         *root, *o, *a;
+    cJSON         *root, *o, *a, *w;
     unsigned       k, i, j;
     uint64_t       fwd, rss, rss_base;
     lg_result_t   *r = &lg->res;
@@ -1682,7 +1675,7 @@ lg_report(lg_t *lg)
     a = cJSON_AddArrayToObject(o, "per_worker");
 
     for (i = 0; i < lg_server_end.n; i++) {
-        cJSON  *w = cJSON_CreateObject();
+        w = cJSON_CreateObject();
 
         cJSON_AddNumberToObject(w, "pid", lg_server_end.pid[i]);
         cJSON_AddNumberToObject(w, "cpu_s", wcpu[i]);
