@@ -116,6 +116,15 @@ def wait_tcp(addr, port, seconds=10):
     return False
 
 
+def pinned(args, cpus, cmd):
+    """cmd on its CPUs, and ahead of the machine's other work."""
+    if cpus and not args.no_pin:
+        cmd = ['taskset', '-c', cpus] + cmd
+    if args.nice and os.geteuid() == 0:
+        cmd = ['nice', '-n', str(args.nice)] + cmd
+    return cmd
+
+
 def cpu_lists(workers):
     """The server's CPUs and the load generator's, or None: no pinning."""
     n = os.cpu_count() or 1
@@ -136,9 +145,7 @@ class Server:
         self.server_cpus, self.loadgen_cpus = cpu_lists(args.workers)
 
     def pin(self, cmd):
-        if self.server_cpus and not self.args.no_pin:
-            return ['taskset', '-c', self.server_cpus] + cmd
-        return cmd
+        return pinned(self.args, self.server_cpus, cmd)
 
     def stop(self):
         if self.proc is None:
@@ -372,8 +379,7 @@ def run_one(args, sc, target, addr, out, rep=0):
            '--json', json_path]
     if sc['screen']:
         cmd.append('--screen')
-    if srv.loadgen_cpus and not args.no_pin:
-        cmd = ['taskset', '-c', srv.loadgen_cpus] + cmd
+    cmd = pinned(args, srv.loadgen_cpus, cmd)
 
     log(f"{sc['label']}: {NAMES[target]} ...")
     limit = ramp + args.settle + args.duration + 60
@@ -775,7 +781,9 @@ def environment(args, addr, netns):
         'cpu': cpu, 'nproc': os.cpu_count(), 'kernel': platform.release(),
         'commit': commit,
         'pinning': (f'server on CPU {s}, load generator on CPU {lg}'
-                    if s and not args.no_pin else 'no CPU pinning'),
+                    if s and not args.no_pin else 'no CPU pinning')
+                   + (f', both at nice {args.nice}'
+                      if args.nice and os.geteuid() == 0 else ''),
         'net': (f'network namespace, {addr} on a veth' if netns
                 else f'{addr}'),
     }
@@ -812,6 +820,10 @@ def main():
     ap.add_argument('--janus-iface', default='bn0')
     ap.add_argument('--no-netns', action='store_true')
     ap.add_argument('--no-pin', action='store_true')
+    ap.add_argument('--nice', type=int, default=-10,
+                    help='niceness of the servers and the load generator '
+                         '(as root; 0: as they come), so that other work '
+                         'on the machine disturbs less')
     ap.add_argument('--out', default=None)
     ap.add_argument('--sweep', metavar='P,P,...',
                     help='instead of the scenarios: 1 call x P, 2 unmuted, '

@@ -613,6 +613,10 @@ lg_media_rtcp(lg_client_t *c, const uint8_t *buf, size_t len)
     ngx_calls_rtcp_item_t  item;
     ngx_calls_rtcp_iter_t  it;
 
+    if (c->lg->in_window) {
+        c->lg->res.rtcp_in++;
+    }
+
     if (ngx_calls_rtcp_iter_init(&it, buf, len) < 0) {
         return;
     }
@@ -672,7 +676,9 @@ lg_media_reports(lg_client_t *c, lg_leg_t *leg, uint64_t now)
         return;
     }
 
-    (void) c->lg->backend->send(c, leg, buf, len);
+    if (c->lg->backend->send(c, leg, buf, len) == 0 && c->lg->in_window) {
+        c->lg->res.rtcp_out++;
+    }
 }
 
 

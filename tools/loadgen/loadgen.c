@@ -1461,6 +1461,8 @@ lg_merge(lg_result_t *to, const lg_result_t *from)
     to->late_sends += from->late_sends;
     to->send_errors += from->send_errors;
     to->keyframes += from->keyframes;
+    to->rtcp_in += from->rtcp_in;
+    to->rtcp_out += from->rtcp_out;
     to->streams += from->streams;
     to->streams_wanted += from->streams_wanted;
 
@@ -1586,12 +1588,14 @@ lg_report(lg_t *lg)
         }
 
         printf("  streams     %llu received of %llu expected; "
-               "%llu late sends, %llu send errors, %llu keyframes\n",
+               "%llu late sends, %llu send errors, %llu keyframes\n"
+               "  rtcp        %.0f/s in, %.0f/s out\n",
                (unsigned long long) r->streams,
                (unsigned long long) r->streams_wanted,
                (unsigned long long) r->late_sends,
                (unsigned long long) r->send_errors,
-               (unsigned long long) r->keyframes);
+               (unsigned long long) r->keyframes,
+               r->rtcp_in / win, r->rtcp_out / win);
 
         if (lg->conf.server_pid) {
             printf("  server      %u worker(s): cpu %.2f s (%.1f %% of a "
@@ -1646,6 +1650,8 @@ lg_report(lg_t *lg)
     cJSON_AddNumberToObject(o, "late_sends", (double) r->late_sends);
     cJSON_AddNumberToObject(o, "send_errors", (double) r->send_errors);
     cJSON_AddNumberToObject(o, "keyframes", (double) r->keyframes);
+    cJSON_AddNumberToObject(o, "rtcp_in", (double) r->rtcp_in);
+    cJSON_AddNumberToObject(o, "rtcp_out", (double) r->rtcp_out);
 
     o = cJSON_AddObjectToObject(root, "join");
     cJSON_AddItemToObject(o, "connected", lg_hist_json(&r->join_connected));

@@ -79,6 +79,8 @@ typedef struct {
     uint64_t                  late_sends;    /* the loop was behind */
     uint64_t                  send_errors;
     uint64_t                  keyframes;     /* sent on PLI or FIR */
+    uint64_t                  rtcp_in;       /* compounds from the server */
+    uint64_t                  rtcp_out;      /* our receiver reports */
     uint64_t                  streams;       /* received, at the end */
     uint64_t                  streams_wanted;
 
