@@ -13,6 +13,11 @@
 #   make check       the Perl/aiortc/Chromium suite against the module,
 #                    2 workers (TEST_NGINX_WORKERS)
 #   make check-asan  the suite against the ASan build, 1 worker
+#   make loadgen     build/loadgen/loadgen (simulated Calls clients, see
+#                    tools/loadgen) and build/loadgen/reflector
+#   make bench [WORKERS=n] [BENCH_ARGS=...]
+#                    the benchmarks of bench/ (bench/README.md): ngx_calls,
+#                    the bare UDP reflector and Janus under the same load
 
 SHELL := /bin/bash
 
@@ -50,16 +55,19 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined -Wall -Wno-unused-parameter \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null) -Isrc/media
 
-.PHONY: all deps test-deps module static asan unit fuzz check check-asan \
-        test run clean
+.PHONY: all deps test-deps bench-deps module static asan unit fuzz check \
+        check-asan loadgen bench test run clean
 
-all: module
+all: module loadgen
 
 deps:
 	@tools/deps.sh build
 
 test-deps:
 	@tools/deps.sh test
+
+bench-deps:
+	@tools/deps.sh bench
 
 module: deps
 	@tools/build.sh dynamic
@@ -116,10 +124,51 @@ fuzz: test-deps
 	    grep -E "stat::number_of_executed_units" $(BUILD)/fuzz/$$n.log; \
 	done
 
-check: test-deps module
+# the load generator and the reflector: optimised, no sanitizers, with
+# their own build of src/media
+LOADGEN_SRCS := $(sort $(wildcard tools/loadgen/*.c))
+LOADGEN_HDRS := $(wildcard tools/loadgen/*.h)
+LOADGEN_OBJS := \
+    $(patsubst tools/loadgen/%.c,$(BUILD)/loadgen/obj/%.o,$(LOADGEN_SRCS)) \
+    $(patsubst src/media/%.c,$(BUILD)/loadgen/obj/media/%.o,$(MEDIA_SRCS))
+LOADGEN_CFLAGS = -g -O2 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+                 -Werror $(shell pkg-config --cflags $(PKGS) opus 2>/dev/null) \
+                 -Isrc/media
+LOADGEN_LIBS = $(shell pkg-config --libs $(PKGS) opus 2>/dev/null) -lwslay -lm
+
+$(BUILD)/loadgen/obj/media/%.o: src/media/%.c $(MEDIA_HDRS)
+	@mkdir -p $(@D)
+	@echo "CC (loadgen) $<"
+	@$(CC) $(LOADGEN_CFLAGS) -c $< -o $@
+
+$(BUILD)/loadgen/obj/%.o: tools/loadgen/%.c $(LOADGEN_HDRS) $(MEDIA_HDRS)
+	@mkdir -p $(@D)
+	@echo "CC $<"
+	@$(CC) $(LOADGEN_CFLAGS) -c $< -o $@
+
+$(BUILD)/loadgen/loadgen: $(LOADGEN_OBJS)
+	@echo "LD $@"
+	@$(CC) $^ $(LOADGEN_LIBS) -o $@
+
+$(BUILD)/loadgen/reflector: tools/reflector.c
+	@mkdir -p $(@D)
+	@echo "CC $<"
+	@$(CC) -g -O2 -Wall -Wextra -Werror $< -o $@
+
+loadgen: deps
+	@$(MAKE) --no-print-directory $(BUILD)/loadgen/loadgen \
+	    $(BUILD)/loadgen/reflector
+
+WORKERS ?= 1
+BENCH_ARGS ?=
+
+bench: bench-deps module loadgen
+	python3 bench/run.py --workers $(WORKERS) $(BENCH_ARGS)
+
+check: test-deps module loadgen
 	TEST_NGINX_MODE=dynamic prove -j$(PROVE_JOBS) -I t/lib t/
 
-check-asan: test-deps asan
+check-asan: test-deps asan loadgen
 	TEST_NGINX_MODE=asan TEST_NGINX_WORKERS=1 prove -I t/lib t/
 
 test: test-deps

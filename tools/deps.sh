@@ -6,6 +6,8 @@
 #   tools/deps.sh test       also the test tools (Perl, aiortc, Chromium,
 #                            the npm packages of t/browser; coturn, ip
 #                            and nft for the network path tests)
+#   tools/deps.sh bench      also what the benchmarks run and compare with
+#                            (Janus, gnuplot, iproute2, perf, valgrind)
 #
 # Debian 12 only; needs root (or sudo) for apt-get.
 
@@ -30,9 +32,21 @@ test_pkgs=(
     coturn iproute2 nftables
 )
 
-pkgs=("${build_pkgs[@]}")
+# the load generator (tools/loadgen), built by `make` and `make check`:
+# libopus encodes its voice, wslay frames its WebSockets
+loadgen_pkgs=(libopus-dev libwslay-dev)
+
+# what bench/run.py runs and compares with: Janus, gnuplot for the plot,
+# iproute2 for its network namespace, perf and valgrind to profile
+bench_pkgs=(
+    janus gnuplot-nox iproute2 linux-perf valgrind
+)
+
+pkgs=("${build_pkgs[@]}" "${loadgen_pkgs[@]}")
 if [ "$what" = test ]; then
     pkgs+=("${test_pkgs[@]}")
+elif [ "$what" = bench ]; then
+    pkgs+=("${bench_pkgs[@]}")
 fi
 
 missing=()
@@ -70,6 +84,11 @@ if [ ${#missing[@]} -gt 0 ]; then
         if command -v systemctl >/dev/null 2>&1; then
             $sudo systemctl disable coturn >/dev/null 2>&1 || true
         fi
+    fi
+    # likewise Janus: the benchmark runs its own with its own configuration
+    if [[ " ${missing[*]} " == *" janus "* ]]; then
+        $sudo service janus stop >/dev/null 2>&1 || true
+        $sudo systemctl disable janus >/dev/null 2>&1 || true
     fi
 fi
 

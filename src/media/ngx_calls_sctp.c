@@ -83,6 +83,7 @@ typedef struct {
     uint32_t                    reliability;  /* rexmits or ms */
     char                       *label;        /* one allocation with */
     char                       *protocol;     /* the protocol */
+    unsigned                    opening:1;    /* our OPEN awaits its ACK */
 } ngx_calls_sctp_channel_t;
 
 
@@ -154,6 +155,9 @@ static void ngx_calls_sctp_dcep(ngx_calls_sctp_t *s, uint16_t sid,
     const uint8_t *buf, size_t len);
 static ngx_calls_sctp_channel_t *ngx_calls_sctp_channel(ngx_calls_sctp_t *s,
     uint16_t sid);
+static ngx_calls_sctp_channel_t *ngx_calls_sctp_channel_add(
+    ngx_calls_sctp_t *s, uint16_t sid, uint8_t type, uint32_t reliability,
+    const char *label, size_t llen, const char *protocol, size_t plen);
 static void ngx_calls_sctp_channel_forget(ngx_calls_sctp_t *s,
     ngx_calls_sctp_channel_t *ch);
 static void ngx_calls_sctp_close_channel(ngx_calls_sctp_t *s,
@@ -569,6 +573,57 @@ ngx_calls_sctp_input(ngx_calls_sctp_t *s, const uint8_t *buf, size_t len)
     usrsctp_conninput(s->addr, buf, len, 0);
 
     ngx_calls_sctp_process();
+}
+
+
+int
+ngx_calls_sctp_open(ngx_calls_sctp_t *s, uint16_t sid, const char *label,
+    const char *protocol)
+{
+    size_t                     llen, plen;
+    uint8_t                    open[NGX_CALLS_DCEP_OPEN_SIZE + 2 * 256];
+    ngx_calls_sctp_channel_t  *ch;
+
+    llen = strlen(label);
+    plen = strlen(protocol);
+
+    if (!s->up || llen > 256 || plen > 256
+        || s->nchannels == NGX_CALLS_SCTP_MAX_CHANNELS
+        || ngx_calls_sctp_channel(s, sid) != NULL)
+    {
+        return -1;
+    }
+
+    /* RFC 8832 5.1: reliable and ordered, priority 0, reliability 0 */
+
+    memset(open, 0, NGX_CALLS_DCEP_OPEN_SIZE);
+    open[0] = NGX_CALLS_DCEP_OPEN;
+    open[1] = NGX_CALLS_DCEP_RELIABLE;
+    open[8] = (uint8_t) (llen >> 8);
+    open[9] = (uint8_t) llen;
+    open[10] = (uint8_t) (plen >> 8);
+    open[11] = (uint8_t) plen;
+    memcpy(open + NGX_CALLS_DCEP_OPEN_SIZE, label, llen);
+    memcpy(open + NGX_CALLS_DCEP_OPEN_SIZE + llen, protocol, plen);
+
+    ch = ngx_calls_sctp_channel_add(s, sid, NGX_CALLS_DCEP_RELIABLE, 0,
+                                    label, llen, protocol, plen);
+    if (ch == NULL) {
+        return -1;
+    }
+
+    ch->opening = 1;
+
+    if (ngx_calls_sctp_sendv(s, sid, NGX_CALLS_SCTP_PPID_DCEP,
+                             NGX_CALLS_DCEP_RELIABLE, 0, open,
+                             NGX_CALLS_DCEP_OPEN_SIZE + llen + plen)
+        != 0)
+    {
+        ngx_calls_sctp_channel_forget(s, ch);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -1392,7 +1447,7 @@ static void
 ngx_calls_sctp_dcep(ngx_calls_sctp_t *s, uint16_t sid, const uint8_t *buf,
     size_t len)
 {
-    char                      *label;
+    const char                *label;
     uint8_t                    type;
     uint16_t                   llen, plen;
     uint32_t                   reliability;
@@ -1401,7 +1456,19 @@ ngx_calls_sctp_dcep(ngx_calls_sctp_t *s, uint16_t sid, const uint8_t *buf,
     static const uint8_t  ack = NGX_CALLS_DCEP_ACK;
 
     if (buf[0] == NGX_CALLS_DCEP_ACK) {
-        /* we never open channels, so no ACK is ours; harmless */
+        ch = ngx_calls_sctp_channel(s, sid);
+
+        /* an ACK of nothing we opened is harmless */
+        if (ch == NULL || !ch->opening) {
+            return;
+        }
+
+        ch->opening = 0;
+
+        if (s->handler.open) {
+            s->handler.open(s->user, sid, ch->label, ch->protocol);
+        }
+
         return;
     }
 
@@ -1471,8 +1538,8 @@ ngx_calls_sctp_dcep(ngx_calls_sctp_t *s, uint16_t sid, const uint8_t *buf,
 
     /*
      * RFC 8832 6: the DTLS client opens even streams, the server odd
-     * ones.  We never open channels, so a wrong parity collides with
-     * nothing; it is only worth a line in the log.
+     * ones.  A stream we opened is taken (above), so a wrong parity
+     * collides with nothing; it is only worth a line in the log.
      */
 
     if ((sid % 2 == 0) == (s->client == 1)) {
@@ -1480,25 +1547,16 @@ ngx_calls_sctp_dcep(ngx_calls_sctp_t *s, uint16_t sid, const uint8_t *buf,
                              "parity; accepted", (unsigned) sid);
     }
 
-    label = malloc((size_t) llen + plen + 2);
-    if (label == NULL) {
+    label = (char *) buf + NGX_CALLS_DCEP_OPEN_SIZE;
+
+    ch = ngx_calls_sctp_channel_add(s, sid, type, reliability, label, llen,
+                                    label + llen, plen);
+    if (ch == NULL) {
         ngx_calls_sctp_error("out of memory for the channel on stream %u, "
                              "refused", (unsigned) sid);
         ngx_calls_sctp_reset_stream(s, sid);
         return;
     }
-
-    memcpy(label, buf + NGX_CALLS_DCEP_OPEN_SIZE, llen);
-    label[llen] = '\0';
-    memcpy(label + llen + 1, buf + NGX_CALLS_DCEP_OPEN_SIZE + llen, plen);
-    label[llen + 1 + plen] = '\0';
-
-    ch = &s->channels[s->nchannels++];
-    ch->sid = sid;
-    ch->type = type;
-    ch->reliability = reliability;
-    ch->label = label;
-    ch->protocol = label + llen + 1;
 
     /* the ACK goes ordered and reliable whatever the channel's type */
     if (ngx_calls_sctp_sendv(s, sid, NGX_CALLS_SCTP_PPID_DCEP,
@@ -1530,6 +1588,37 @@ ngx_calls_sctp_channel(ngx_calls_sctp_t *s, uint16_t sid)
     }
 
     return NULL;
+}
+
+
+static ngx_calls_sctp_channel_t *
+ngx_calls_sctp_channel_add(ngx_calls_sctp_t *s, uint16_t sid, uint8_t type,
+    uint32_t reliability, const char *label, size_t llen,
+    const char *protocol, size_t plen)
+{
+    char                      *p;
+    ngx_calls_sctp_channel_t  *ch;
+
+    /* label and protocol in one allocation, each NUL-terminated */
+    p = malloc(llen + plen + 2);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    memcpy(p, label, llen);
+    p[llen] = '\0';
+    memcpy(p + llen + 1, protocol, plen);
+    p[llen + 1 + plen] = '\0';
+
+    ch = &s->channels[s->nchannels++];
+    ch->sid = sid;
+    ch->type = type;
+    ch->reliability = reliability;
+    ch->label = p;
+    ch->protocol = p + llen + 1;
+    ch->opening = 0;
+
+    return ch;
 }
 
 

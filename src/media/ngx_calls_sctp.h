@@ -45,7 +45,10 @@ typedef struct {
     /* the association is gone (shutdown, abort, restart refused) */
     void   (*down)(void *user);
 
-    /* the peer opened a channel with DCEP and we acknowledged it */
+    /*
+     * a channel is open: the peer opened it with DCEP and we acknowledged
+     * it, or the peer acknowledged one we opened (ngx_calls_sctp_open())
+     */
     void   (*open)(void *user, uint16_t sid, const char *label,
                    const char *protocol);
 
@@ -91,6 +94,17 @@ void ngx_calls_sctp_free(ngx_calls_sctp_t *s);
 /* one SCTP packet from DTLS */
 void ngx_calls_sctp_input(ngx_calls_sctp_t *s, const uint8_t *buf,
     size_t len);
+
+/*
+ * Opens a reliable, ordered channel on stream sid with DATA_CHANNEL_OPEN,
+ * as a browser does for createDataChannel(): the DTLS client uses even
+ * streams, the server odd ones (RFC 8832 6).  handler->open follows the
+ * peer's ACK; messages may be sent before it.  Returns 0, or -1 when the
+ * association is not up, the stream has a channel, or the OPEN was not
+ * sent.
+ */
+int ngx_calls_sctp_open(ngx_calls_sctp_t *s, uint16_t sid,
+    const char *label, const char *protocol);
 
 /*
  * One message on an open channel, ordered and reliable unless the peer's

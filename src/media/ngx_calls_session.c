@@ -571,7 +571,7 @@ ngx_calls_session_stun(ngx_calls_session_t *s, ngx_calls_path_t *path,
 
     src = ngx_calls_stun_process(buf, len, s->ufrag, s->pwd,
                                  s->remote_ufrag[0] ? s->remote_ufrag : NULL,
-                                 (struct sockaddr *) &path->peer,
+                                 0, (struct sockaddr *) &path->peer,
                                  path->peer_len, &check, out, &n);
 
     switch (src) {

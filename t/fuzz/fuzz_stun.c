@@ -41,10 +41,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void) ngx_calls_stun_local_ufrag(data, size, &ulen, &why);
 
     (void) ngx_calls_stun_process(data, size, "evtj", "VOkJxbRl1RmTxUk/WvJxBt",
-                                  NULL, (struct sockaddr *) &sin, sizeof(sin),
-                                  &check, out, &n);
+                                  NULL, 0, (struct sockaddr *) &sin,
+                                  sizeof(sin), &check, out, &n);
     (void) ngx_calls_stun_process(data, size, "evtj", "VOkJxbRl1RmTxUk/WvJxBt",
-                                  "h6vY", (struct sockaddr *) &sin,
+                                  "h6vY", 0, (struct sockaddr *) &sin,
                                   sizeof(sin), &check, out, &n);
 
     return 0;

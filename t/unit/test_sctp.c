@@ -10,12 +10,14 @@
  *
  * Side A is ours (ngx_calls_sctp_create, client=1).  Side B plays the
  * browser with raw usrsctp calls: it opens the channel with a
- * DATA_CHANNEL_OPEN of its own, which our API cannot produce.  usrsctp has
- * one global output callback and the module installs it; so this test
- * interposes usrsctp_init_nothreads(): it records the module's output
- * callback and hands usrsctp a dispatcher that routes B's packets itself
- * and everything else to the module.  The SCTP stack, the module and the
- * packets are all real; only the wire is a queue in this file.
+ * DATA_CHANNEL_OPEN of its own, made byte by byte.  test_open() has our
+ * own opener (ngx_calls_sctp_open(), the client role) against the
+ * module's server side.  usrsctp has one global output callback and the
+ * module installs it; so this test interposes usrsctp_init_nothreads():
+ * it records the module's output callback and hands usrsctp a dispatcher
+ * that routes B's packets itself and everything else to the module.  The
+ * SCTP stack, the module and the packets are all real; only the wire is a
+ * queue in this file.
  *
  * The clock is fake too.  usrsctp runs its timers on the ticks given to
  * usrsctp_handle_timers() but also reads gettimeofday(): a chunk is only
@@ -1336,6 +1338,73 @@ test_both_ours(void)
 }
 
 
+/* a browser's createDataChannel() made with our API: module to module */
+
+static void
+test_open(void)
+{
+    ep_t          *srv, *cli;
+    const msg_t   *m;
+
+    static const uint8_t  ping[] = { 0x01 };
+    static const uint8_t  pong[] = { 0xcc, 0x02 };
+
+    srv = new_ep("server");
+    cli = new_ep("client");
+
+    /* the server is the DTLS client (a=setup:active), as rtcd answers */
+    if (module_ep(srv, cli - eps, 1) == NULL
+        || module_ep(cli, srv - eps, 0) == NULL)
+    {
+        ok(0, "open: create");
+        return;
+    }
+
+    srv->echo = 1;
+
+    is_int(ngx_calls_sctp_open(cli->s, 1, "calls-dc", ""), -1,
+           "open before the association is up fails");
+
+    ok(run_until(srv->ups == 1 && cli->ups == 1, 10000), "open: both up");
+
+    is_int(ngx_calls_sctp_open(cli->s, 1, "calls-dc", ""), 0,
+           "DATA_CHANNEL_OPEN sent on stream 1 (the DTLS server's parity)");
+    is_int(ngx_calls_sctp_open(cli->s, 1, "again", ""), -1,
+           "a stream with a channel cannot be opened again");
+    is_int(cli->opens, 0, "no open before the ACK");
+
+    /* allowed before the ACK: ordered after the OPEN on the stream */
+    is_int(ngx_calls_sctp_send(cli->s, 1, 1, ping, sizeof(ping)), 0,
+           "message sent before the ACK");
+
+    ok(run_until(cli->opens == 1, 2000), "the ACK opens it at the opener");
+    is_int(cli->open_sid, 1, "opener: stream 1");
+    is_str(cli->label, "calls-dc", "opener: label");
+    is_int(srv->opens, 1, "the other side opened it from the OPEN");
+    is_str(srv->label, "calls-dc", "other side: label");
+    is_int(srv->open_sid, 1, "other side: stream 1");
+
+    ok(run_until(cli->nmsgs == 1, 2000), "the Ping came back as a Pong");
+    m = last_msg(cli);
+    ok(msg_is(m, 1, pong, sizeof(pong)) && m->binary == 1,
+       "Pong on stream 1, binary");
+    m = srv->nmsgs ? &srv->msgs[0] : NULL;
+    ok(msg_is(m, 1, ping, sizeof(ping)), "the server got the early Ping");
+
+    run_for(1000);
+    is_int(cli->opens + srv->opens, 2, "open reported once each");
+
+    ngx_calls_sctp_free(cli->s);
+    ngx_calls_sctp_free(srv->s);
+    cli->s = NULL;
+    srv->s = NULL;
+    cli->gone = 1;
+    srv->gone = 1;
+    flush_queue();
+    is_int(ngx_calls_sctp_count(), 0, "count 0");
+}
+
+
 static void
 test_lossy_handshake(void)
 {
@@ -1393,6 +1462,7 @@ main(void)
     test_channel();
     test_free_busy();
     test_both_ours();
+    test_open();
     test_lossy_handshake();
 
     /* let usrsctp finish what closing started, then release it */

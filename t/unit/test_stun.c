@@ -6,7 +6,8 @@
 
 /*
  * STUN server side: RFC 5769 test vectors, checks made by libnice's client
- * side, and garbage.
+ * side, and garbage.  Client side: our checks against our server side and
+ * libnice's, in both roles.
  */
 
 
@@ -128,7 +129,7 @@ test_vectors(void)
 
     /* the vector comes from a controlled agent: we are controlled too */
     rc = ngx_calls_stun_process(rfc5769_request, sizeof(rfc5769_request),
-                                "evtj", vec_pwd, "h6vY",
+                                "evtj", vec_pwd, "h6vY", 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_CONFLICT,
@@ -151,46 +152,46 @@ test_vectors(void)
        "487 carries MESSAGE-INTEGRITY and FINGERPRINT");
 
     rc = ngx_calls_stun_process(rfc5769_request, sizeof(rfc5769_request),
-                                "evtj", "VOkJxbRl1RmTxUk/WvJxBX", NULL,
+                                "evtj", "VOkJxbRl1RmTxUk/WvJxBX", NULL, 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_BAD_INTEGRITY, "wrong password: bad integrity");
 
     rc = ngx_calls_stun_process(rfc5769_request, sizeof(rfc5769_request),
-                                "evtk", vec_pwd, NULL,
+                                "evtk", vec_pwd, NULL, 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_UNKNOWN_USER, "other ufrag: unknown user");
 
     rc = ngx_calls_stun_process(rfc5769_request, sizeof(rfc5769_request),
-                                "evtj", vec_pwd, "h6vZ",
+                                "evtj", vec_pwd, "h6vZ", 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_UNKNOWN_USER, "other remote ufrag: unknown");
 
     rc = ngx_calls_stun_process(rfc5769_request, sizeof(rfc5769_request),
-                                "evt", vec_pwd, NULL,
+                                "evt", vec_pwd, NULL, 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_UNKNOWN_USER, "ufrag prefix is not a match");
 
     memcpy(buf, rfc5769_request, sizeof(buf));
     buf[sizeof(buf) - 1] ^= 0x01;
-    rc = ngx_calls_stun_process(buf, sizeof(buf), "evtj", vec_pwd, NULL,
+    rc = ngx_calls_stun_process(buf, sizeof(buf), "evtj", vec_pwd, NULL, 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_MALFORMED, "bad FINGERPRINT: malformed");
 
     memcpy(buf, rfc5769_request, sizeof(buf));
     buf[30] ^= 0x01;                        /* inside SOFTWARE */
-    rc = ngx_calls_stun_process(buf, sizeof(buf), "evtj", vec_pwd, NULL,
+    rc = ngx_calls_stun_process(buf, sizeof(buf), "evtj", vec_pwd, NULL, 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     ok(rc == NGX_CALLS_STUN_MALFORMED || rc == NGX_CALLS_STUN_BAD_INTEGRITY,
        "altered body is refused");
 
     rc = ngx_calls_stun_process(rfc5769_request, sizeof(rfc5769_request) - 4,
-                                "evtj", vec_pwd, NULL,
+                                "evtj", vec_pwd, NULL, 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_MALFORMED, "truncated: malformed");
@@ -199,7 +200,7 @@ test_vectors(void)
 
     rc = ngx_calls_stun_process(rfc5769_response4,
                                 sizeof(rfc5769_response4), "evtj", vec_pwd,
-                                NULL, (struct sockaddr *) &sin, sizeof(sin),
+                                NULL, 0, (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_NOT_REQUEST, "RFC 5769 response: not answered");
     ok(ngx_calls_stun_local_ufrag(rfc5769_response4,
@@ -283,7 +284,7 @@ test_browser_check(void)
     peer4(&sin, "10.1.2.3", 54321);
 
     rc = ngx_calls_stun_process(req, reqlen, "srvUfrag",
-                                "server-password-1234567", "brws",
+                                "server-password-1234567", "brws", 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_ANSWER, "controlling check is answered");
@@ -317,7 +318,7 @@ test_browser_check(void)
     inet_pton(AF_INET6, "2001:db8::5", &sin6.sin6_addr);
 
     rc = ngx_calls_stun_process(req, reqlen, "srvUfrag",
-                                "server-password-1234567", NULL,
+                                "server-password-1234567", NULL, 0,
                                 (struct sockaddr *) &sin6, sizeof(sin6),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_ANSWER, "IPv6 check is answered");
@@ -329,7 +330,7 @@ test_browser_check(void)
     reqlen = make_request(&client, req, sizeof(req), "srvUfrag:brws",
                           "server-password-1234567", 0, 0);
     rc = ngx_calls_stun_process(req, reqlen, "srvUfrag",
-                                "server-password-1234567", NULL,
+                                "server-password-1234567", NULL, 0,
                                 (struct sockaddr *) &sin, sizeof(sin),
                                 &check, out, &n);
     is_int(rc, NGX_CALLS_STUN_CONFLICT, "controlled peer: 487");
@@ -357,7 +358,7 @@ test_browser_check(void)
                                       STUN_BINDING), "indication built");
         n = stun_agent_finish_message(&client, &ind, NULL, 0);
         rc = ngx_calls_stun_process(req, n, "srvUfrag",
-                                    "server-password-1234567", NULL,
+                                    "server-password-1234567", NULL, 0,
                                     (struct sockaddr *) &sin, sizeof(sin),
                                     &check, out, &n);
         is_int(rc, NGX_CALLS_STUN_NOT_REQUEST, "indication: not answered");
@@ -373,7 +374,7 @@ test_browser_check(void)
                                   "srvUfrag:brws", 13);
         n = stun_agent_finish_message(&client, &bare, NULL, 0);
         rc = ngx_calls_stun_process(req, n, "srvUfrag",
-                                    "server-password-1234567", NULL,
+                                    "server-password-1234567", NULL, 0,
                                     (struct sockaddr *) &sin, sizeof(sin),
                                     &check, out, &n);
         ok(rc != NGX_CALLS_STUN_ANSWER && rc != NGX_CALLS_STUN_CONFLICT,
@@ -408,7 +409,7 @@ test_garbage(void)
 
         (void) ngx_calls_stun_local_ufrag(buf, len, &ulen, &rc);
 
-        if (ngx_calls_stun_process(buf, len, "evtj", vec_pwd, NULL,
+        if (ngx_calls_stun_process(buf, len, "evtj", vec_pwd, NULL, 0,
                                    (struct sockaddr *) &sin, sizeof(sin),
                                    &check, out, &n)
             <= NGX_CALLS_STUN_CONFLICT)
@@ -431,7 +432,7 @@ test_garbage(void)
         buf[0] &= 0x03;
 
         if (ngx_calls_stun_process(buf, len < sizeof(buf) ? len : sizeof(buf),
-                                   "evtj", vec_pwd, NULL,
+                                   "evtj", vec_pwd, NULL, 0,
                                    (struct sockaddr *) &sin, sizeof(sin),
                                    &check, out, &n)
             <= NGX_CALLS_STUN_CONFLICT)
@@ -444,6 +445,161 @@ test_garbage(void)
 }
 
 
+/* a server answers with a key other than the one the check was sent with */
+static size_t
+make_forged_response(uint8_t *req, size_t reqlen, uint8_t *out, size_t size)
+{
+    StunAgent    agent;
+    StunMessage  request, res;
+
+    stun_agent_init(&agent, client_attrs, STUN_COMPATIBILITY_RFC5389,
+                    STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS
+                    | STUN_AGENT_USAGE_USE_FINGERPRINT);
+
+    memset(&request, 0, sizeof(request));
+    request.buffer = req;
+    request.buffer_len = reqlen;
+    request.agent = &agent;
+
+    if (!stun_agent_init_response(&agent, &res, out, size, &request)) {
+        return 0;
+    }
+
+    return stun_agent_finish_message(&agent, &res,
+                                     (const uint8_t *) "not-the-password-xyz1",
+                                     21);
+}
+
+
+static void
+test_client(void)
+{
+    size_t                    reqlen, n, ulen;
+    uint8_t                   req[512], req2[512];
+    uint8_t                   out[NGX_CALLS_STUN_MAX_RESPONSE];
+    uint8_t                   out2[NGX_CALLS_STUN_MAX_RESPONSE];
+    socklen_t                 mlen;
+    StunAgent                 client;
+    StunMessage               msg;
+    const uint8_t            *u;
+    struct sockaddr_in        sin, *got;
+    ngx_calls_stun_rc_e       rc;
+    ngx_calls_stun_check_t    check;
+    ngx_calls_stun_client_t  *c;
+    ngx_calls_stun_request_t  r;
+    struct sockaddr_storage   mapped;
+
+    c = ngx_calls_stun_client_create();
+    ok(c != NULL, "client created");
+
+    memset(&r, 0, sizeof(r));
+    r.local_ufrag = "brws";
+    r.remote_ufrag = "srvUfrag";
+    r.remote_pwd = "server-password-1234567";
+    r.priority = 0x6e0001ff;
+    r.tie_breaker = 0x1234567890abcdefULL;
+    r.controlling = 1;
+    r.nominate = 1;
+
+    reqlen = ngx_calls_stun_request(c, &r, req, sizeof(req));
+    ok(reqlen > 0, "controlling check with USE-CANDIDATE made");
+
+    u = ngx_calls_stun_local_ufrag(req, reqlen, &ulen, &rc);
+    ok(u != NULL && ulen == 8 && memcmp(u, "srvUfrag", 8) == 0,
+       "USERNAME is remote:local");
+
+    peer4(&sin, "10.1.2.3", 54321);
+
+    rc = ngx_calls_stun_process(req, reqlen, "srvUfrag",
+                                "server-password-1234567", "brws", 0,
+                                (struct sockaddr *) &sin, sizeof(sin),
+                                &check, out, &n);
+    is_int(rc, NGX_CALLS_STUN_ANSWER, "server answers our check");
+    ok(check.use_candidate && check.controlling
+       && check.priority == 0x6e0001ff,
+       "server sees USE-CANDIDATE, ICE-CONTROLLING and PRIORITY");
+
+    memset(&mapped, 0, sizeof(mapped));
+    mlen = 0;
+    rc = ngx_calls_stun_response(c, out, n, &mapped, &mlen);
+    is_int(rc, NGX_CALLS_STUN_ANSWER, "client accepts the response");
+    got = (struct sockaddr_in *) &mapped;
+    ok(mlen == sizeof(struct sockaddr_in) && got->sin_family == AF_INET
+       && got->sin_port == sin.sin_port
+       && got->sin_addr.s_addr == sin.sin_addr.s_addr,
+       "mapped address is where the server saw us");
+
+    is_int(ngx_calls_stun_response(c, out, n, NULL, NULL),
+           NGX_CALLS_STUN_UNMATCHED, "the same response again: unmatched");
+
+    /* a newer check forgets the older one */
+    reqlen = ngx_calls_stun_request(c, &r, req, sizeof(req));
+    n = ngx_calls_stun_request(c, &r, req2, sizeof(req2));
+    ok(reqlen > 0 && n > 0, "two checks made");
+
+    rc = ngx_calls_stun_process(req, reqlen, "srvUfrag",
+                                "server-password-1234567", NULL, 0,
+                                (struct sockaddr *) &sin, sizeof(sin),
+                                &check, out, &n);
+    is_int(rc, NGX_CALLS_STUN_ANSWER, "first check answered");
+    is_int(ngx_calls_stun_response(c, out, n, NULL, NULL),
+           NGX_CALLS_STUN_UNMATCHED, "its response comes too late");
+
+    /* the second check, answered with the wrong key */
+    reqlen = ngx_calls_stun_request(c, &r, req2, sizeof(req2));
+    n = make_forged_response(req2, reqlen, out2, sizeof(out2));
+    ok(n > 0, "response with another key made");
+    is_int(ngx_calls_stun_response(c, out2, n, NULL, NULL),
+           NGX_CALLS_STUN_BAD_INTEGRITY, "wrong MESSAGE-INTEGRITY refused");
+
+    /* a request is not a response */
+    is_int(ngx_calls_stun_response(c, req2, reqlen, NULL, NULL),
+           NGX_CALLS_STUN_NOT_REQUEST, "a request is not taken as answer");
+
+    /* controlled on both sides: the server's 487 reaches the client */
+    r.controlling = 0;
+    r.nominate = 0;
+    reqlen = ngx_calls_stun_request(c, &r, req, sizeof(req));
+    rc = ngx_calls_stun_process(req, reqlen, "srvUfrag",
+                                "server-password-1234567", NULL, 0,
+                                (struct sockaddr *) &sin, sizeof(sin),
+                                &check, out, &n);
+    is_int(rc, NGX_CALLS_STUN_CONFLICT, "controlled check: server sends 487");
+    is_int(ngx_calls_stun_response(c, out, n, NULL, NULL),
+           NGX_CALLS_STUN_CONFLICT, "client sees the role conflict");
+
+    ngx_calls_stun_client_free(c);
+
+    /* answering a full ICE server's checks as the controlling agent */
+
+    stun_agent_init(&client, client_attrs, STUN_COMPATIBILITY_RFC5389,
+                    STUN_AGENT_USAGE_SHORT_TERM_CREDENTIALS
+                    | STUN_AGENT_USAGE_USE_FINGERPRINT);
+
+    reqlen = make_request(&client, req, sizeof(req), "brws:srvUfrag",
+                          "browser-password-123456", 0, 0);
+    rc = ngx_calls_stun_process(req, reqlen, "brws",
+                                "browser-password-123456", "srvUfrag", 1,
+                                (struct sockaddr *) &sin, sizeof(sin),
+                                &check, out, &n);
+    is_int(rc, NGX_CALLS_STUN_ANSWER, "controlling: a controlled check is "
+           "answered");
+    is_int(stun_agent_validate(&client, &msg, out, n, NULL, NULL),
+           STUN_VALIDATION_SUCCESS, "its response verifies at libnice");
+
+    reqlen = make_request(&client, req, sizeof(req), "brws:srvUfrag",
+                          "browser-password-123456", 1, 0);
+    rc = ngx_calls_stun_process(req, reqlen, "brws",
+                                "browser-password-123456", "srvUfrag", 1,
+                                (struct sockaddr *) &sin, sizeof(sin),
+                                &check, out, &n);
+    is_int(rc, NGX_CALLS_STUN_CONFLICT, "controlling: a controlling check "
+           "gets 487");
+    is_int(stun_agent_validate(&client, &msg, out, n, NULL, NULL),
+           STUN_VALIDATION_SUCCESS, "the 487 verifies at libnice");
+}
+
+
 int
 main(void)
 {
@@ -452,6 +608,7 @@ main(void)
     test_vectors();
     test_browser_check();
     test_garbage();
+    test_client();
 
     return done_testing();
 }
