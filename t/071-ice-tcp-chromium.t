@@ -12,17 +12,17 @@ use strict;
 use warnings;
 
 use Test::Calls;
-use Test::Calls::Netns;
+use Test::Calls::Topology;
 use Test::Calls::Peers;
 use Test::More;
 
-if (my $why = Test::Calls::Netns::missing()) {
+if (my $why = Test::Calls::Topology::missing()) {
     plan skip_all => $why;
 }
 
 # as root, no namespace is a failure: tools/deps.sh test installs iproute2
 # and nftables
-my $ns = eval { Test::Calls::Netns->new };
+my $ns = eval { Test::Calls::Topology->new('direct') };
 
 unless ($ns) {
     fail("a network namespace for the client: $@");
@@ -30,9 +30,21 @@ unless ($ns) {
     exit;
 }
 
-my $ip = $ns->host_ip;
+my $ip = $ns->ip('here');
 
-$ns->block_udp;
+# the client's host drops every UDP datagram, in and out
+$ns->nft('client', <<'END');
+table inet calls_test {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        meta l4proto udp drop
+    }
+    chain output {
+        type filter hook output priority 0; policy accept;
+        meta l4proto udp drop
+    }
+}
+END
 
 my $t = start_call_nginx(
     stream_config => <<"END",
@@ -71,7 +83,7 @@ my $probe = q{
     print $u->send("\0\1\0\0") ? "udp sent\n" : "udp blocked\n";
     print $tcp ? "tcp connected\n" : "tcp failed: $!\n";
 };
-open(my $fh, '-|', $ns->prefix, 'perl', '-e', $probe, $ip, $port)
+open(my $fh, '-|', $ns->prefix('client'), 'perl', '-e', $probe, $ip, $port)
     or die "probe: $!";
 my $out = do { local $/; <$fh> };
 close $fh;
@@ -87,7 +99,7 @@ my $peer = aiortc_peer(url => 'ws://127.0.0.1:' . $t->port('http')
 
 my $r = browser_call(
     url => "$origin/t/",
-    prefix => [$ns->prefix],
+    prefix => [$ns->prefix('client')],
     args => ['--client', 'rtcpeer', '--pages', 1, '--room', $room,
              '--seconds', 40, '--min-packets', 250,
              '--remote', 1, '--transport', 'tcp',
