@@ -25,7 +25,8 @@ local $ENV{TEST_NGINX_WORKERS} = 2
 my $t = start_call_nginx(stream_config => <<'END');
     server {
         listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT udp reuseport;
-        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT;
+        # the kernel spreads connections over the workers by address
+        listen 127.0.0.1:$TEST_NGINX_MEDIA_PORT reuseport;
         calls_media;
     }
 END
