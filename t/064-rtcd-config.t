@@ -182,6 +182,7 @@ sub shipped {
     $text =~ s/^error_log .*$/error_log $dir\/error.log info;/m;
     $text =~ s/^pid .*$/pid $dir\/nginx.pid;/m;
     $text =~ s/listen(\s+)8443 udp/listen${1}127.0.0.1:$t->{ports}{MEDIA_PORT} udp/;
+    $text =~ s/listen(\s+)8443 reuseport/listen${1}127.0.0.1:$t->{ports}{MEDIA_PORT} reuseport/;
     $text =~ s/listen(\s+)(\d+)(?=[\s;])/"listen${1}127.0.0.1:" . ($port{$2} \/\/ die "port $2")/ge;
     $text =~ s/127\.0\.0\.1:8065/127.0.0.1:$port{8065}/ if $port{8065};
     $text =~ s{tls/mattermost\.(crt|key)}{$dir/tls.$1}g;
@@ -208,6 +209,8 @@ is($reg->{status}, 201, 'conf/rtcd.conf: self-registration is on');
 ok(-d "$dir/shipped_db", 'conf/rtcd.conf: the store');
 ok(wait_for_log(qr/calls: ICE candidate udp 127\.0\.0\.1:$p{MEDIA_PORT}/, 3,
                 $from), 'conf/rtcd.conf: the media port');
+ok(wait_for_log(qr/calls: ICE candidate tcp 127\.0\.0\.1:$p{MEDIA_PORT}/, 3,
+                $from), 'conf/rtcd.conf: ICE-TCP on the media port');
 $t->stop;
 
 # conf/mattermost.conf: the same, and the TLS proxy with the WebSocket
