@@ -591,6 +591,33 @@ ngx_calls_home_claim(ngx_calls_msg_t *m)
 }
 
 
+/* the sessions of this worker: for (e = first(); e; e = next(e)) */
+
+static ngx_calls_session_entry_t *
+ngx_calls_session_first(void)
+{
+    ngx_rbtree_t  *tree;
+
+    tree = &ngx_calls_registry.sessions;
+
+    if (tree->root == tree->sentinel) {
+        return NULL;
+    }
+
+    return (ngx_calls_session_entry_t *) ngx_rbtree_min(tree->root,
+                                                        tree->sentinel);
+}
+
+
+static ngx_calls_session_entry_t *
+ngx_calls_session_next(ngx_calls_session_entry_t *e)
+{
+    return (ngx_calls_session_entry_t *)
+               ngx_rbtree_next(&ngx_calls_registry.sessions,
+                               (ngx_rbtree_node_t *) e);
+}
+
+
 /*
  * RTCD: a plugin connection came back; the sessions of its client that
  * lost their connection are routed to the new one, and so are those whose
@@ -603,7 +630,6 @@ ngx_calls_home_adopt(ngx_calls_msg_t *m)
 {
     ngx_str_t                   group;
     ngx_uint_t                  n;
-    ngx_rbtree_node_t          *node, *root, *sentinel;
     ngx_calls_adopter_t        *a;
     ngx_calls_session_entry_t  *e;
 
@@ -616,19 +642,7 @@ ngx_calls_home_adopt(ngx_calls_msg_t *m)
     }
 
     n = 0;
-    root = ngx_calls_registry.sessions.root;
-    sentinel = ngx_calls_registry.sessions.sentinel;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_calls_registry.sessions, node))
-    {
-        e = (ngx_calls_session_entry_t *) node;
-
+    for (e = ngx_calls_session_first(); e; e = ngx_calls_session_next(e)) {
         if (e->endpoint.id == 0 && !e->closed
             && e->call->group.len == group.len
             && ngx_strncmp(e->call->group.data, group.data, group.len) == 0)
@@ -652,7 +666,6 @@ ngx_calls_home_endpoint_closed(ngx_calls_msg_t *m)
     ngx_str_t                   group;
     ngx_uint_t                  i;
     ngx_calls_ref_t             none, *to;
-    ngx_rbtree_node_t          *node, *root, *sentinel;
     ngx_calls_adopter_t        *a;
     ngx_calls_session_entry_t  *e;
 
@@ -677,19 +690,7 @@ ngx_calls_home_endpoint_closed(ngx_calls_msg_t *m)
         }
     }
 
-    root = ngx_calls_registry.sessions.root;
-    sentinel = ngx_calls_registry.sessions.sentinel;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_calls_registry.sessions, node))
-    {
-        e = (ngx_calls_session_entry_t *) node;
-
+    for (e = ngx_calls_session_first(); e; e = ngx_calls_session_next(e)) {
         if (e->endpoint.slot == m->endpoint.slot
             && e->endpoint.id == m->endpoint.id)
         {
@@ -735,22 +736,9 @@ ngx_calls_home_orphan(ngx_calls_orphan_t *o)
 void
 ngx_calls_home_shutdown(const char *reason)
 {
-    ngx_rbtree_node_t          *node, *root, *sentinel;
     ngx_calls_session_entry_t  *e;
 
-    root = ngx_calls_registry.sessions.root;
-    sentinel = ngx_calls_registry.sessions.sentinel;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&ngx_calls_registry.sessions, node))
-    {
-        e = (ngx_calls_session_entry_t *) node;
-
+    for (e = ngx_calls_session_first(); e; e = ngx_calls_session_next(e)) {
         if (!e->closed) {
             ngx_calls_session_close(e->session, reason, ngx_current_msec);
         }
