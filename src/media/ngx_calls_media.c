@@ -85,7 +85,7 @@ ngx_calls_media_init(const ngx_calls_media_conf_t *conf, char *err,
     ngx_calls_stun_init();
 
     if (ngx_calls_srtp_init() != 0) {
-        snprintf(err, errlen, "libsrtp initialization failed");
+        snprintf(err, errlen, "SRTP initialization failed");
         return -1;
     }
 

@@ -13,16 +13,18 @@
 
 
 /*
- * SRTP/SRTCP with libsrtp2 (2.x in-place API).  One ngx_calls_srtp_t holds
- * the two directions of a DTLS-SRTP association: "in" unprotects what the
- * peer sends (any SSRC), "out" protects what we send (any SSRC).
+ * SRTP/SRTCP (RFC 3711 AES_CM_128_HMAC_SHA1_80, RFC 7714 AEAD_AES_128_GCM)
+ * on OpenSSL libcrypto.  One ngx_calls_srtp_t holds the two directions of
+ * a DTLS-SRTP association: "in" unprotects what the peer sends (any SSRC),
+ * "out" protects what we send (any SSRC).
  *
  * Buffers are modified in place; protect needs NGX_CALLS_SRTP_TRAILER
- * spare bytes after the packet.
+ * spare bytes after the packet (at most 20 are used: the SRTCP E flag and
+ * index plus a 16-byte tag; the value is kept from the libsrtp days).
  */
 
 
-#define NGX_CALLS_SRTP_TRAILER       144      /* >= SRTP_MAX_TRAILER_LEN */
+#define NGX_CALLS_SRTP_TRAILER       144
 
 #define NGX_CALLS_SRTP_OK            0
 #define NGX_CALLS_SRTP_ERROR        -1        /* malformed, bad state */
@@ -31,8 +33,8 @@
 
 
 typedef struct {
-    void      *in;                            /* srtp_t */
-    void      *out;                           /* srtp_t */
+    void      *in;                /* ngx_calls_srtp_dir_t, opaque */
+    void      *out;               /* ngx_calls_srtp_dir_t, opaque */
     unsigned   profile;
 } ngx_calls_srtp_t;
 
