@@ -3,9 +3,12 @@
 # already there.  Idempotent; safe to run on every `make`.
 #
 #   tools/deps.sh            build + run dependencies (Debian packages)
-#   tools/deps.sh test       also the test tools (Perl, aiortc, Chromium,
-#                            the npm packages of t/browser; coturn, ip
-#                            and nft for the network path tests)
+#   tools/deps.sh unit       also what the C unit tests link (libsrtp2,
+#                            the oracle of the SRTP test and benchmark)
+#   tools/deps.sh test       also the unit tests' and the test tools
+#                            (Perl, aiortc, Chromium, the npm packages of
+#                            t/browser; coturn, ip and nft for the
+#                            network path tests)
 #   tools/deps.sh bench      also what the benchmarks run and compare with
 #                            (Janus, gnuplot, iproute2, perf, valgrind)
 #
@@ -19,7 +22,7 @@ what=${1:-build}
 build_pkgs=(
     gcc make pkg-config dpkg-dev
     nginx nginx-dev libnginx-mod-stream
-    libssl-dev libsrtp2-dev libnice-dev libusrsctp-dev
+    libssl-dev libnice-dev libusrsctp-dev
     libcjson-dev libmsgpack-dev zlib1g-dev liblmdb-dev libcrypt-dev
 )
 
@@ -32,6 +35,10 @@ test_pkgs=(
     coturn iproute2 nftables
 )
 
+# libsrtp2 is no dependency of ngx_calls: only the SRTP unit test and
+# its benchmark (make srtp-bench) link it, to check ours against
+unit_pkgs=(libsrtp2-dev)
+
 # the load generator (tools/loadgen), built by `make` and `make check`:
 # libopus encodes its voice, wslay frames its WebSockets
 loadgen_pkgs=(libopus-dev libwslay-dev)
@@ -43,8 +50,10 @@ bench_pkgs=(
 )
 
 pkgs=("${build_pkgs[@]}" "${loadgen_pkgs[@]}")
-if [ "$what" = test ]; then
-    pkgs+=("${test_pkgs[@]}")
+if [ "$what" = unit ]; then
+    pkgs+=("${unit_pkgs[@]}")
+elif [ "$what" = test ]; then
+    pkgs+=("${unit_pkgs[@]}" "${test_pkgs[@]}")
 elif [ "$what" = bench ]; then
     pkgs+=("${bench_pkgs[@]}")
 fi
