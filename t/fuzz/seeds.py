@@ -67,6 +67,9 @@ seeds = {
     'fuzz_rtp': [RTP, VP8, RTCP],
     'fuzz_twcc': [TWCC, b'\x8f\xcd\x00\x07\x00\x00\x00\x01\x11\x22\x33\x44'
                   + TWCC + b'\x00' * 4],
+    # the first byte: bit 0 GCM, bit 1 RTCP
+    'fuzz_srtp': [b'\x00' + RTP, b'\x01' + VP8, b'\x02' + RTCP,
+                  b'\x03' + RTCP, b'\x01' + b'\xaf' + RTP[1:] + b'\x04'],
     'fuzz_dc': [b'\x01', b'\xcc\x02', b'\xcc\x07\xc3', b'\x04\xcb' + bytes(8),
                 b'\xcc\x03\xc4' + bytes([len(zlib.compress(SDP[:200]))])
                 + zlib.compress(SDP[:200])],
