@@ -15,6 +15,8 @@
 #   make check-asan  the suite against the ASan build, 1 worker
 #   make loadgen     build/loadgen/loadgen (simulated Calls clients, see
 #                    tools/loadgen) and build/loadgen/reflector
+#   make srtp-bench  build/bench/srtp_bench: our SRTP against libsrtp2,
+#                    ns per packet (not part of make test)
 #   make bench [WORKERS=n] [BENCH_ARGS=...]
 #                    the benchmarks of bench/ (bench/README.md): ngx_calls,
 #                    the bare UDP reflector and Janus under the same load
@@ -61,8 +63,8 @@ FUZZ_CFLAGS = -g -O1 -fno-omit-frame-pointer \
 FUZZ_LIBS = -fsanitize=address,undefined \
             $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
-.PHONY: all deps unit-deps test-deps bench-deps module static asan unit fuzz check \
-        check-asan loadgen bench test run clean
+.PHONY: all deps unit-deps test-deps bench-deps module static asan unit \
+        fuzz check check-asan loadgen srtp-bench bench test run clean
 
 all: module loadgen
 
@@ -167,6 +169,21 @@ $(BUILD)/loadgen/reflector: tools/reflector.c
 loadgen: deps
 	@$(MAKE) --no-print-directory $(BUILD)/loadgen/loadgen \
 	    $(BUILD)/loadgen/reflector
+
+# protect/unprotect timings of src/media/ngx_calls_srtp.c against
+# libsrtp2 (tools/srtp_bench.c); optimised, no sanitizers
+$(BUILD)/bench/srtp_bench: tools/srtp_bench.c src/media/ngx_calls_srtp.c \
+                           src/media/ngx_calls_srtp.h
+	@mkdir -p $(@D)
+	@echo "CC $<"
+	@$(CC) -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -Isrc/media \
+	    $(shell pkg-config --cflags libsrtp2 openssl) \
+	    tools/srtp_bench.c src/media/ngx_calls_srtp.c \
+	    $(shell pkg-config --libs libsrtp2 openssl) -o $@
+
+srtp-bench: unit-deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench/srtp_bench
+	$(BUILD)/bench/srtp_bench
 
 WORKERS ?= 1
 BENCH_ARGS ?=
