@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "ngx_calls_bytes.h"
 #include "ngx_calls_dtls.h"
 #include "ngx_calls_srtp.h"
 
@@ -192,24 +193,6 @@ static void ngx_calls_srtp_gcm_iv(uint8_t *iv, const uint8_t *salt,
 
 static const EVP_CIPHER  *ngx_calls_srtp_ecb;
 static const EVP_CIPHER  *ngx_calls_srtp_aes_gcm;
-
-
-static uint32_t
-ngx_calls_srtp_get32(const uint8_t *p)
-{
-    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
-           | (uint32_t) p[2] << 8 | p[3];
-}
-
-
-static void
-ngx_calls_srtp_put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t) (v >> 24);
-    p[1] = (uint8_t) (v >> 16);
-    p[2] = (uint8_t) (v >> 8);
-    p[3] = (uint8_t) v;
-}
 
 
 int
@@ -716,15 +699,15 @@ ngx_calls_srtp_gcm_iv(uint8_t *iv, const uint8_t *salt, uint32_t ssrc,
 
     in[0] = 0;
     in[1] = 0;
-    ngx_calls_srtp_put32(in + 2, ssrc);
+    ngx_calls_put32(in + 2, ssrc);
 
     if (rtcp) {
         in[6] = 0;
         in[7] = 0;
-        ngx_calls_srtp_put32(in + 8, lo);
+        ngx_calls_put32(in + 8, lo);
 
     } else {
-        ngx_calls_srtp_put32(in + 6, hi);
+        ngx_calls_put32(in + 6, hi);
         in[10] = (uint8_t) (lo >> 8);
         in[11] = (uint8_t) lo;
     }
@@ -965,7 +948,7 @@ ngx_calls_srtp_protect(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
         return NGX_CALLS_SRTP_ERROR;
     }
 
-    ssrc = ngx_calls_srtp_get32(buf + 8);
+    ssrc = ngx_calls_get32(buf + 8);
 
     st = ngx_calls_srtp_find(d, ssrc);
 
@@ -981,7 +964,7 @@ ngx_calls_srtp_protect(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
      * already sent, with the same index, so the same bytes
      */
 
-    index = ngx_calls_srtp_estimate(st, (uint16_t) (buf[2] << 8 | buf[3]));
+    index = ngx_calls_srtp_estimate(st, ngx_calls_get16(buf + 2));
 
     if (d->gcm) {
         ngx_calls_srtp_gcm_iv(iv, d->rtp_salt, ssrc, (uint32_t) (index >> 16),
@@ -998,7 +981,7 @@ ngx_calls_srtp_protect(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
 
     } else {
         ngx_calls_srtp_cm_iv(iv, d->rtp_salt, ssrc, index);
-        ngx_calls_srtp_put32(roc, (uint32_t) (index >> 16));
+        ngx_calls_put32(roc, (uint32_t) (index >> 16));
 
         if (ngx_calls_srtp_cm_xor(d->rtp, iv, buf + hlen, n - hlen) != 0
             || ngx_calls_srtp_hmac(&d->rtp_inner, &d->rtp_outer, buf, n,
@@ -1052,7 +1035,7 @@ ngx_calls_srtp_unprotect(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
         return NGX_CALLS_SRTP_ERROR;
     }
 
-    ssrc = ngx_calls_srtp_get32(buf + 8);
+    ssrc = ngx_calls_get32(buf + 8);
 
     /* a new SSRC gets its state only once its packet authenticates */
 
@@ -1060,7 +1043,7 @@ ngx_calls_srtp_unprotect(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
 
     if (st != NULL) {
         index = ngx_calls_srtp_estimate(st,
-                                        (uint16_t) (buf[2] << 8 | buf[3]));
+                                        ngx_calls_get16(buf + 2));
 
         if (st->rtp_valid) {
             rc = ngx_calls_srtp_check(st->rtp_win, NGX_CALLS_SRTP_WINDOW,
@@ -1071,7 +1054,7 @@ ngx_calls_srtp_unprotect(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
         }
 
     } else {
-        index = (uint16_t) (buf[2] << 8 | buf[3]);
+        index = ngx_calls_get16(buf + 2);
     }
 
     if (d->gcm) {
@@ -1085,7 +1068,7 @@ ngx_calls_srtp_unprotect(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
         }
 
     } else {
-        ngx_calls_srtp_put32(roc, (uint32_t) (index >> 16));
+        ngx_calls_put32(roc, (uint32_t) (index >> 16));
 
         if (ngx_calls_srtp_hmac(&d->rtp_inner, &d->rtp_outer, buf, n, roc, 4,
                                 tag)
@@ -1151,7 +1134,7 @@ ngx_calls_srtp_protect_rtcp(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
         return NGX_CALLS_SRTP_ERROR;
     }
 
-    ssrc = ngx_calls_srtp_get32(buf + 4);
+    ssrc = ngx_calls_get32(buf + 4);
 
     st = ngx_calls_srtp_find(d, ssrc);
 
@@ -1169,7 +1152,7 @@ ngx_calls_srtp_protect_rtcp(ngx_calls_srtp_t *s, uint8_t *buf, size_t *len)
     }
 
     index = ++st->rtcp_index;
-    ngx_calls_srtp_put32(trailer, NGX_CALLS_SRTCP_E | index);
+    ngx_calls_put32(trailer, NGX_CALLS_SRTCP_E | index);
 
     if (d->gcm) {
         ngx_calls_srtp_gcm_iv(iv, d->rtcp_salt, ssrc, 0, index, 1);
@@ -1246,8 +1229,8 @@ ngx_calls_srtp_unprotect_rtcp(ngx_calls_srtp_t *s, uint8_t *buf,
         return NGX_CALLS_SRTP_ERROR;
     }
 
-    index = ngx_calls_srtp_get32(trailer) & NGX_CALLS_SRTCP_MAX_INDEX;
-    ssrc = ngx_calls_srtp_get32(buf + 4);
+    index = ngx_calls_get32(trailer) & NGX_CALLS_SRTCP_MAX_INDEX;
+    ssrc = ngx_calls_get32(buf + 4);
 
     st = ngx_calls_srtp_find(d, ssrc);
 

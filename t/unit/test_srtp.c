@@ -883,12 +883,12 @@ x_rtp(uint8_t *p, uint16_t seq, uint32_t ssrc)
     p[1] = (uint8_t) ((rnd() & 0x80) | 111);
     p[2] = (uint8_t) (seq >> 8);
     p[3] = (uint8_t) seq;
-    ngx_calls_srtp_put32(p + 4, ts);
-    ngx_calls_srtp_put32(p + 8, ssrc);
+    ngx_calls_put32(p + 4, ts);
+    ngx_calls_put32(p + 8, ssrc);
     n = 12;
 
     for (i = 0; i < cc; i++, n += 4) {
-        ngx_calls_srtp_put32(p + n, rnd());
+        ngx_calls_put32(p + n, rnd());
     }
 
     if (ext) {
@@ -930,7 +930,7 @@ x_rtcp(uint8_t *p, uint32_t ssrc)
     p[1] = (rnd() % 2) ? 200 : 201;
     p[2] = (uint8_t) ((n / 4 - 1) >> 8);
     p[3] = (uint8_t) (n / 4 - 1);
-    ngx_calls_srtp_put32(p + 4, ssrc);
+    ngx_calls_put32(p + 4, ssrc);
 
     for (i = 8; i < n; i++) {
         p[i] = (uint8_t) rnd();
