@@ -87,9 +87,10 @@ SCENARIOS = [
     },
 ]
 
-TARGETS = ['calls', 'calls-rtcd', 'reflector', 'janus']
+TARGETS = ['calls', 'calls-rtcd', 'reflector', 'reflector-mmsg', 'janus']
 NAMES = {'calls': 'ngx_calls', 'calls-rtcd': 'ngx_calls RTCD',
-         'reflector': 'reflector', 'janus': 'Janus'}
+         'reflector': 'reflector', 'reflector-mmsg': 'reflector sendmmsg',
+         'janus': 'Janus'}
 
 
 def log(*a):
@@ -252,10 +253,12 @@ class CallsRtcdServer(CallsServer):
 
 
 class ReflectorServer(Server):
+    MMSG = []
+
     def start(self):
         self.media = free_port(self.addr, udp=True)
         cmd = self.pin([REFLECTOR, '-l', f'{self.addr}:{self.media}',
-                        '-w', str(self.args.workers)])
+                        '-w', str(self.args.workers)] + self.MMSG)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         line = self.proc.stdout.readline()
@@ -266,6 +269,12 @@ class ReflectorServer(Server):
     def loadgen_args(self):
         return ['--backend', 'reflector',
                 '--media', f'{self.addr}:{self.media}']
+
+
+class ReflectorMmsgServer(ReflectorServer):
+    """The reflector sending each fan-out with sendmmsg(), as nginx does."""
+
+    MMSG = ['-m']
 
 
 class JanusServer(Server):
@@ -349,7 +358,8 @@ admin: {{
 
 
 SERVERS = {'calls': CallsServer, 'calls-rtcd': CallsRtcdServer,
-           'reflector': ReflectorServer, 'janus': JanusServer}
+           'reflector': ReflectorServer,
+           'reflector-mmsg': ReflectorMmsgServer, 'janus': JanusServer}
 
 
 # ---------------------------------------------------------------- runs
@@ -556,10 +566,11 @@ def report(args, results, out, env):
       'targets: ngx_calls / reflector <= 2, Janus / ngx_calls >= 3, '
       'at most 200 KB per audio participant, join->calls-dc p50 < 50 ms.')
     w('')
-    w('| scenario | ngx_calls / reflector | Janus / ngx_calls '
+    w('| scenario | ngx_calls / reflector '
+      '| ngx_calls / reflector sendmmsg | Janus / ngx_calls '
       '| rtcd (published) / ngx_calls | ngx_calls pkt per CPU-s '
       '| ngx_calls KB/participant | rtcd KB/participant (published) |')
-    w('|' + '---|' * 7)
+    w('|' + '---|' * 8)
 
     for sc in SCENARIOS:
         res = results.get(sc['name'])
@@ -567,11 +578,14 @@ def report(args, results, out, env):
             continue
         fc = figures(res['calls'], sc) if 'calls' in res else None
         fr = figures(res['reflector'], sc) if 'reflector' in res else None
+        fm = (figures(res['reflector-mmsg'], sc)
+              if 'reflector-mmsg' in res else None)
         fj = figures(res['janus'], sc) if 'janus' in res else None
         rt = rtcd_figures(sc)
         c = fc['cpu_us_per_pkt'] if fc else None
         w(f"| {sc['label']} "
           f"| {fmt(ratio(c, fr and fr['cpu_us_per_pkt']), '.2f')} "
+          f"| {fmt(ratio(c, fm and fm['cpu_us_per_pkt']), '.2f')} "
           f"| {fmt(ratio(fj and fj['cpu_us_per_pkt'], c), '.2f')} "
           f"| {fmt(ratio(rt['cpu_us_per_pkt'], c), '.2f')} "
           f"| {fmt(fc and fc['pkts_per_cpu_s'], '.0f')} "
