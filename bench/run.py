@@ -680,7 +680,8 @@ set multiplot layout 2,2 title 'ngx_calls benchmark ({os.path.basename(out)})'
 # ---------------------------------------------------------------- sweep
 
 def sweep(args, addr, out, env):
-    """1 call x P with 2 unmuted for growing P, per target, until loss
+    """1 call x P with 2 unmuted for growing P (or P participants in calls
+    of --sweep-call-size), per target, until loss
     passes 1 %, the server's workers are 90 % busy or the load generator
     is: the capacity (delivered packets per second at full CPU, from the
     CPU per packet of the largest clean step) and the latency at about
@@ -690,7 +691,10 @@ def sweep(args, addr, out, env):
              f"Machine: {env['cpu']}, {env['nproc']} CPUs; commit "
              f"{env['commit']}; {args.workers} worker(s); {env['pinning']}; "
              f"{env['net']}; load average {env['load']}.", '',
-             '1 call x P participants, 2 unmuted; capacity = packets per '
+             (f'Calls of {args.sweep_call_size}' if args.sweep_call_size
+              else '1 call') +
+             ' x P participants in all, 2 unmuted per call; capacity = '
+             'packets per '
              'CPU-second of the largest step without loss x workers; '
              '"at half" = the step whose server CPU is nearest half of '
              'that.', '']
@@ -699,8 +703,11 @@ def sweep(args, addr, out, env):
     for t in TARGETS:
         rows = []
         for p in steps:
-            sc = {'name': f'sweep{p}', 'label': f'1 call x {p}, 2 unmuted',
-                  'calls': 1, 'participants': p, 'unmuted': 2,
+            size = args.sweep_call_size or p
+            calls = max(1, p // size)
+            sc = {'name': f'sweep{p}',
+                  'label': f'{calls} call(s) x {size}, 2 unmuted',
+                  'calls': calls, 'participants': size, 'unmuted': 2,
                   'screen': False}
             r = run_one(args, sc, t, addr, out)
             f = figures(r, sc)
@@ -842,6 +849,11 @@ def main():
     ap.add_argument('--sweep', metavar='P,P,...',
                     help='instead of the scenarios: 1 call x P, 2 unmuted, '
                          'for each P in turn (e.g. 100,200,400,800)')
+    ap.add_argument('--sweep-call-size', metavar='N', type=int, default=0,
+                    help='with --sweep: P participants in calls of N each '
+                    '(a fan-out of N-1: in one call of P, the last '
+                    'receiver waits for P-1 protects, so latency grows '
+                    'with the call, not with the load)')
     ap.add_argument('--report', metavar='DIR',
                     help='only the tables and the plot again, from '
                          'DIR/results.json')
