@@ -87,9 +87,10 @@ SCENARIOS = [
     },
 ]
 
-TARGETS = ['calls', 'calls-rtcd', 'reflector', 'janus']
+TARGETS = ['calls', 'calls-rtcd', 'reflector', 'reflector-mmsg', 'janus']
 NAMES = {'calls': 'ngx_calls', 'calls-rtcd': 'ngx_calls RTCD',
-         'reflector': 'reflector', 'janus': 'Janus'}
+         'reflector': 'reflector', 'reflector-mmsg': 'reflector sendmmsg',
+         'janus': 'Janus'}
 
 
 def log(*a):
@@ -252,10 +253,12 @@ class CallsRtcdServer(CallsServer):
 
 
 class ReflectorServer(Server):
+    MMSG = []
+
     def start(self):
         self.media = free_port(self.addr, udp=True)
         cmd = self.pin([REFLECTOR, '-l', f'{self.addr}:{self.media}',
-                        '-w', str(self.args.workers)])
+                        '-w', str(self.args.workers)] + self.MMSG)
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         line = self.proc.stdout.readline()
@@ -266,6 +269,12 @@ class ReflectorServer(Server):
     def loadgen_args(self):
         return ['--backend', 'reflector',
                 '--media', f'{self.addr}:{self.media}']
+
+
+class ReflectorMmsgServer(ReflectorServer):
+    """The reflector sending each fan-out with sendmmsg(), as nginx does."""
+
+    MMSG = ['-m']
 
 
 class JanusServer(Server):
@@ -349,7 +358,8 @@ admin: {{
 
 
 SERVERS = {'calls': CallsServer, 'calls-rtcd': CallsRtcdServer,
-           'reflector': ReflectorServer, 'janus': JanusServer}
+           'reflector': ReflectorServer,
+           'reflector-mmsg': ReflectorMmsgServer, 'janus': JanusServer}
 
 
 # ---------------------------------------------------------------- runs
@@ -556,10 +566,11 @@ def report(args, results, out, env):
       'targets: ngx_calls / reflector <= 2, Janus / ngx_calls >= 3, '
       'at most 200 KB per audio participant, join->calls-dc p50 < 50 ms.')
     w('')
-    w('| scenario | ngx_calls / reflector | Janus / ngx_calls '
+    w('| scenario | ngx_calls / reflector '
+      '| ngx_calls / reflector sendmmsg | Janus / ngx_calls '
       '| rtcd (published) / ngx_calls | ngx_calls pkt per CPU-s '
       '| ngx_calls KB/participant | rtcd KB/participant (published) |')
-    w('|' + '---|' * 7)
+    w('|' + '---|' * 8)
 
     for sc in SCENARIOS:
         res = results.get(sc['name'])
@@ -567,11 +578,14 @@ def report(args, results, out, env):
             continue
         fc = figures(res['calls'], sc) if 'calls' in res else None
         fr = figures(res['reflector'], sc) if 'reflector' in res else None
+        fm = (figures(res['reflector-mmsg'], sc)
+              if 'reflector-mmsg' in res else None)
         fj = figures(res['janus'], sc) if 'janus' in res else None
         rt = rtcd_figures(sc)
         c = fc['cpu_us_per_pkt'] if fc else None
         w(f"| {sc['label']} "
           f"| {fmt(ratio(c, fr and fr['cpu_us_per_pkt']), '.2f')} "
+          f"| {fmt(ratio(c, fm and fm['cpu_us_per_pkt']), '.2f')} "
           f"| {fmt(ratio(fj and fj['cpu_us_per_pkt'], c), '.2f')} "
           f"| {fmt(ratio(rt['cpu_us_per_pkt'], c), '.2f')} "
           f"| {fmt(fc and fc['pkts_per_cpu_s'], '.0f')} "
@@ -666,7 +680,8 @@ set multiplot layout 2,2 title 'ngx_calls benchmark ({os.path.basename(out)})'
 # ---------------------------------------------------------------- sweep
 
 def sweep(args, addr, out, env):
-    """1 call x P with 2 unmuted for growing P, per target, until loss
+    """1 call x P with 2 unmuted for growing P (or P participants in calls
+    of --sweep-call-size), per target, until loss
     passes 1 %, the server's workers are 90 % busy or the load generator
     is: the capacity (delivered packets per second at full CPU, from the
     CPU per packet of the largest clean step) and the latency at about
@@ -676,7 +691,10 @@ def sweep(args, addr, out, env):
              f"Machine: {env['cpu']}, {env['nproc']} CPUs; commit "
              f"{env['commit']}; {args.workers} worker(s); {env['pinning']}; "
              f"{env['net']}; load average {env['load']}.", '',
-             '1 call x P participants, 2 unmuted; capacity = packets per '
+             (f'Calls of {args.sweep_call_size}' if args.sweep_call_size
+              else '1 call') +
+             ' x P participants in all, 2 unmuted per call; capacity = '
+             'packets per '
              'CPU-second of the largest step without loss x workers; '
              '"at half" = the step whose server CPU is nearest half of '
              'that.', '']
@@ -685,8 +703,11 @@ def sweep(args, addr, out, env):
     for t in TARGETS:
         rows = []
         for p in steps:
-            sc = {'name': f'sweep{p}', 'label': f'1 call x {p}, 2 unmuted',
-                  'calls': 1, 'participants': p, 'unmuted': 2,
+            size = args.sweep_call_size or p
+            calls = max(1, p // size)
+            sc = {'name': f'sweep{p}',
+                  'label': f'{calls} call(s) x {size}, 2 unmuted',
+                  'calls': calls, 'participants': size, 'unmuted': 2,
                   'screen': False}
             r = run_one(args, sc, t, addr, out)
             f = figures(r, sc)
@@ -828,6 +849,11 @@ def main():
     ap.add_argument('--sweep', metavar='P,P,...',
                     help='instead of the scenarios: 1 call x P, 2 unmuted, '
                          'for each P in turn (e.g. 100,200,400,800)')
+    ap.add_argument('--sweep-call-size', metavar='N', type=int, default=0,
+                    help='with --sweep: P participants in calls of N each '
+                    '(a fan-out of N-1: in one call of P, the last '
+                    'receiver waits for P-1 protects, so latency grows '
+                    'with the call, not with the load)')
     ap.add_argument('--report', metavar='DIR',
                     help='only the tables and the plot again, from '
                          'DIR/results.json')

@@ -8,9 +8,12 @@
  * ngx_calls-reflector: the bare UDP fan-out that stands for what this
  * machine can forward at all, for the benchmarks' ratios.  No crypto, no
  * parsing beyond the hello: recvmmsg(), a lookup of the sender's address,
- * and one sendto() per other member of its call.
+ * and one sendto() per other member of its call, or with -m the whole
+ * fan-out of a datagram in sendmmsg() calls of up to RFL_BATCH (what
+ * ngx_calls does, so that its ratio to this is the cost of everything
+ * but the system calls).
  *
- *   reflector [-l ADDR:PORT] [-w WORKERS]
+ *   reflector [-l ADDR:PORT] [-w WORKERS] [-m]
  *
  * A client registers with a 12-byte hello, "RFL1", its call and its
  * index (big-endian), and gets the same 12 bytes back; every other
@@ -72,6 +75,8 @@ static int32_t        rfl_hash[RFL_HASH];   /* entry + 1, 0: empty */
 static rfl_call_t     rfl_calls[RFL_MAX_CALLS];
 static pid_t          rfl_workers[RFL_MAX_WORKERS];
 static unsigned       rfl_nworkers;
+
+static int            rfl_mmsg;             /* -m */
 
 static volatile sig_atomic_t  rfl_stop;
 
@@ -211,13 +216,19 @@ rfl_hello(int fd, const uint8_t *buf, const struct sockaddr_in *from)
 }
 
 
+static void rfl_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n);
+
+
 static void
 rfl_forward(int fd, const uint8_t *buf, size_t len,
     const struct sockaddr_in *from)
 {
-    int          id;
-    unsigned     i;
-    rfl_call_t  *c;
+    int              id;
+    unsigned         i, n;
+    rfl_call_t      *c;
+    struct iovec     iov;
+
+    static struct mmsghdr  msgs[RFL_BATCH];
 
     id = rfl_find(from);
 
@@ -239,11 +250,66 @@ rfl_forward(int fd, const uint8_t *buf, size_t len,
         rfl_sync();
     }
 
+    if (!rfl_mmsg) {
+        for (i = 0; i < c->n; i++) {
+            if (c->ids[i] != (uint32_t) id) {
+                (void) sendto(fd, buf, len, 0,
+                              (const struct sockaddr *) &c->members[i],
+                              sizeof(struct sockaddr_in));
+            }
+        }
+
+        return;
+    }
+
+    /* every message points at the one datagram: no copies */
+
+    iov.iov_base = (void *) buf;
+    iov.iov_len = len;
+    n = 0;
+
     for (i = 0; i < c->n; i++) {
-        if (c->ids[i] != (uint32_t) id) {
-            (void) sendto(fd, buf, len, 0,
-                          (const struct sockaddr *) &c->members[i],
-                          sizeof(struct sockaddr_in));
+        if (c->ids[i] == (uint32_t) id) {
+            continue;
+        }
+
+        memset(&msgs[n].msg_hdr, 0, sizeof(struct msghdr));
+        msgs[n].msg_hdr.msg_name = &c->members[i];
+        msgs[n].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
+        msgs[n].msg_hdr.msg_iov = &iov;
+        msgs[n].msg_hdr.msg_iovlen = 1;
+
+        if (++n == RFL_BATCH) {
+            rfl_sendmmsg(fd, msgs, n);
+            n = 0;
+        }
+    }
+
+    rfl_sendmmsg(fd, msgs, n);
+}
+
+
+/* a datagram that fails is skipped, as sendto()'s would be */
+
+static void
+rfl_sendmmsg(int fd, struct mmsghdr *msgs, unsigned n)
+{
+    int       rc;
+    unsigned  i;
+
+    i = 0;
+
+    while (i < n) {
+        rc = sendmmsg(fd, msgs + i, n - i, 0);
+
+        if (rc > 0) {
+            i += rc;
+
+        } else if (rc == -1 && errno == EINTR) {
+            continue;
+
+        } else {
+            i++;
         }
     }
 }
@@ -363,7 +429,7 @@ main(int argc, char **argv)
     listen = "127.0.0.1:8443";
     workers = 1;
 
-    while ((ch = getopt(argc, argv, "l:w:h")) != -1) {
+    while ((ch = getopt(argc, argv, "l:w:mh")) != -1) {
         switch (ch) {
         case 'l':
             listen = optarg;
@@ -373,8 +439,13 @@ main(int argc, char **argv)
             workers = atoi(optarg);
             break;
 
+        case 'm':
+            rfl_mmsg = 1;
+            break;
+
         default:
-            fprintf(stderr, "usage: reflector [-l ADDR:PORT] [-w WORKERS]\n");
+            fprintf(stderr,
+                    "usage: reflector [-l ADDR:PORT] [-w WORKERS] [-m]\n");
             return ch == 'h' ? 0 : 2;
         }
     }

@@ -12,8 +12,13 @@
  * listener's read handler is replaced in init_process: datagrams are read
  * in batches with recvmmsg() and handed to ngx_calls_deliver(), which
  * finds the session by address (or by ICE ufrag for a new path).  Replies
- * leave from the same socket with sendto(), or sendmsg() with the local
- * address pinned when the listener is a wildcard.
+ * leave from the same socket, the local address pinned when the listener
+ * is a wildcard.  They are queued and sent in batches with sendmmsg():
+ * one forwarded packet becomes as many datagrams as the call has
+ * receivers, and a system call for each was a third of a worker's time.
+ * The queue is sent when it is full, when another socket's datagram
+ * comes, and at the end of the event loop's iteration (a posted event),
+ * so nothing waits for longer than the work at hand.
  */
 
 
@@ -32,6 +37,8 @@
 #define NGX_STREAM_CALLS_BATCH     32
 #define NGX_STREAM_CALLS_ROUNDS    8        /* batches per read event */
 #define NGX_STREAM_CALLS_DGRAM     2048
+#define NGX_STREAM_CALLS_OUT       64       /* datagrams per sendmmsg() */
+#define NGX_STREAM_CALLS_PKTINFO   64       /* room for a pktinfo cmsg */
 
 
 /* an external address for a local one: EXT/INT, or found by STUN */
@@ -91,6 +98,10 @@ static void ngx_stream_calls_handler(ngx_stream_session_t *s);
 static void ngx_stream_calls_recv(ngx_event_t *rev);
 static ngx_int_t ngx_stream_calls_send(ngx_calls_listener_t *l,
     ngx_calls_path_t *path, u_char *buf, size_t len);
+static void ngx_stream_calls_pktinfo(struct msghdr *msg, u_char *control,
+    ngx_calls_path_t *path);
+static void ngx_stream_calls_flush(void);
+static void ngx_stream_calls_flush_handler(ngx_event_t *ev);
 static ngx_int_t ngx_stream_calls_candidates(ngx_cycle_t *cycle,
     ngx_stream_calls_srv_conf_t *cscf);
 static ngx_int_t ngx_stream_calls_add_candidates(ngx_array_t *cands,
@@ -248,6 +259,18 @@ static struct iovec      ngx_stream_calls_iov[NGX_STREAM_CALLS_BATCH];
 static ngx_sockaddr_t    ngx_stream_calls_peers[NGX_STREAM_CALLS_BATCH];
 static u_char            ngx_stream_calls_cmsg[NGX_STREAM_CALLS_BATCH][128];
 
+/* the datagrams waiting to be sent, all from one socket */
+static u_char            ngx_stream_calls_out[NGX_STREAM_CALLS_OUT]
+                                             [NGX_STREAM_CALLS_DGRAM];
+static struct mmsghdr    ngx_stream_calls_out_msgs[NGX_STREAM_CALLS_OUT];
+static struct iovec      ngx_stream_calls_out_iov[NGX_STREAM_CALLS_OUT];
+static ngx_sockaddr_t    ngx_stream_calls_out_peers[NGX_STREAM_CALLS_OUT];
+static u_char            ngx_stream_calls_out_cmsg[NGX_STREAM_CALLS_OUT]
+                                                  [NGX_STREAM_CALLS_PKTINFO];
+static ngx_uint_t        ngx_stream_calls_nout;
+static ngx_connection_t *ngx_stream_calls_out_conn;
+static ngx_event_t       ngx_stream_calls_flush_event;
+
 
 /*
  * A stream session reaches here only for ICE-TCP connections
@@ -399,81 +422,159 @@ static ngx_int_t
 ngx_stream_calls_send(ngx_calls_listener_t *listener, ngx_calls_path_t *path,
     u_char *buf, size_t len)
 {
-    ssize_t                       n;
-    ngx_err_t                     err;
-    struct iovec                  iov;
-    struct msghdr                 msg;
-    struct cmsghdr               *cmsg;
+    ngx_uint_t                    i;
+    struct msghdr                *msg;
     ngx_stream_calls_listener_t  *l;
-    u_char                        control[64];
 
     l = (ngx_stream_calls_listener_t *) listener;
 
-    if (!l->wildcard) {
-        n = sendto(l->listener.connection->fd, buf, len, 0,
-                   (struct sockaddr *) &path->peer, path->peer_len);
-
-    } else {
-
-        /* pin the source address: the one the peer talks to */
-
-        ngx_memzero(&msg, sizeof(struct msghdr));
-        ngx_memzero(control, sizeof(control));
-
-        iov.iov_base = buf;
-        iov.iov_len = len;
-
-        msg.msg_name = &path->peer;
-        msg.msg_namelen = path->peer_len;
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof(control);
-
-        cmsg = CMSG_FIRSTHDR(&msg);
-
-#if (NGX_HAVE_INET6 && NGX_HAVE_IPV6_RECVPKTINFO)
-        if (path->local.ss_family == AF_INET6) {
-            struct in6_pktinfo  *pkt6;
-
-            cmsg->cmsg_level = IPPROTO_IPV6;
-            cmsg->cmsg_type = IPV6_PKTINFO;
-            cmsg->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
-            pkt6 = (struct in6_pktinfo *) CMSG_DATA(cmsg);
-            pkt6->ipi6_addr =
-                ((struct sockaddr_in6 *) &path->local)->sin6_addr;
-            msg.msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
-
-        } else
-#endif
-        {
-            struct in_pktinfo  *pkt;
-
-            cmsg->cmsg_level = IPPROTO_IP;
-            cmsg->cmsg_type = IP_PKTINFO;
-            cmsg->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-            pkt = (struct in_pktinfo *) CMSG_DATA(cmsg);
-            pkt->ipi_spec_dst =
-                ((struct sockaddr_in *) &path->local)->sin_addr;
-            msg.msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
-        }
-
-        n = sendmsg(l->listener.connection->fd, &msg, 0);
-    }
-
-    if (n == -1) {
-        err = ngx_socket_errno;
-
-        /* a full socket buffer drops the packet; it is counted upstream */
-        if (err != NGX_EAGAIN) {
-            ngx_log_error(NGX_LOG_INFO, l->listener.connection->log, err,
-                          "calls: sending %uz bytes failed", len);
-        }
-
+    if (len > NGX_STREAM_CALLS_DGRAM) {
+        ngx_log_error(NGX_LOG_ALERT, l->listener.connection->log, 0,
+                      "calls: %uz bytes do not fit a datagram", len);
         return NGX_ERROR;
     }
 
+    if (ngx_stream_calls_nout != 0
+        && ngx_stream_calls_out_conn != l->listener.connection)
+    {
+        ngx_stream_calls_flush();
+    }
+
+    i = ngx_stream_calls_nout++;
+    ngx_stream_calls_out_conn = l->listener.connection;
+
+    ngx_memcpy(ngx_stream_calls_out[i], buf, len);
+    ngx_memcpy(&ngx_stream_calls_out_peers[i], &path->peer, path->peer_len);
+
+    ngx_stream_calls_out_iov[i].iov_base = ngx_stream_calls_out[i];
+    ngx_stream_calls_out_iov[i].iov_len = len;
+
+    msg = &ngx_stream_calls_out_msgs[i].msg_hdr;
+
+    msg->msg_name = &ngx_stream_calls_out_peers[i];
+    msg->msg_namelen = path->peer_len;
+    msg->msg_iov = &ngx_stream_calls_out_iov[i];
+    msg->msg_iovlen = 1;
+    msg->msg_control = NULL;
+    msg->msg_controllen = 0;
+    msg->msg_flags = 0;
+
+    if (l->wildcard) {
+        ngx_stream_calls_pktinfo(msg, ngx_stream_calls_out_cmsg[i], path);
+    }
+
+    if (ngx_stream_calls_nout == NGX_STREAM_CALLS_OUT) {
+        ngx_stream_calls_flush();
+
+    } else if (!ngx_stream_calls_flush_event.posted) {
+        ngx_post_event(&ngx_stream_calls_flush_event, &ngx_posted_events);
+    }
+
     return NGX_OK;
+}
+
+
+/* a wildcard listener's reply leaves from the address the peer talks to */
+
+static void
+ngx_stream_calls_pktinfo(struct msghdr *msg, u_char *control,
+    ngx_calls_path_t *path)
+{
+    struct cmsghdr  *cmsg;
+
+    ngx_memzero(control, NGX_STREAM_CALLS_PKTINFO);
+
+    msg->msg_control = control;
+    msg->msg_controllen = NGX_STREAM_CALLS_PKTINFO;
+
+    cmsg = CMSG_FIRSTHDR(msg);
+
+#if (NGX_HAVE_INET6 && NGX_HAVE_IPV6_RECVPKTINFO)
+    if (path->local.ss_family == AF_INET6) {
+        struct in6_pktinfo  *pkt6;
+
+        cmsg->cmsg_level = IPPROTO_IPV6;
+        cmsg->cmsg_type = IPV6_PKTINFO;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(struct in6_pktinfo));
+        pkt6 = (struct in6_pktinfo *) CMSG_DATA(cmsg);
+        pkt6->ipi6_addr = ((struct sockaddr_in6 *) &path->local)->sin6_addr;
+        msg->msg_controllen = CMSG_SPACE(sizeof(struct in6_pktinfo));
+
+        return;
+    }
+#endif
+
+    {
+        struct in_pktinfo  *pkt;
+
+        cmsg->cmsg_level = IPPROTO_IP;
+        cmsg->cmsg_type = IP_PKTINFO;
+        cmsg->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        pkt = (struct in_pktinfo *) CMSG_DATA(cmsg);
+        pkt->ipi_spec_dst = ((struct sockaddr_in *) &path->local)->sin_addr;
+        msg->msg_controllen = CMSG_SPACE(sizeof(struct in_pktinfo));
+    }
+}
+
+
+/*
+ * sendmmsg() stops at the first datagram that fails: that one is counted
+ * as dropped (a full socket buffer drops it like any UDP sender would,
+ * other errors are logged: an unreachable peer must not cost the others
+ * their packets) and the rest go on.
+ */
+
+static void
+ngx_stream_calls_flush(void)
+{
+    int                n;
+    ngx_err_t          err;
+    ngx_uint_t         i, nout;
+    ngx_connection_t  *c;
+
+    c = ngx_stream_calls_out_conn;
+    nout = ngx_stream_calls_nout;
+
+    ngx_stream_calls_nout = 0;
+
+    if (ngx_stream_calls_flush_event.posted) {
+        ngx_delete_posted_event(&ngx_stream_calls_flush_event);
+    }
+
+    i = 0;
+
+    while (i < nout) {
+        n = sendmmsg(c->fd, &ngx_stream_calls_out_msgs[i], nout - i, 0);
+
+        if (n > 0) {
+            i += n;
+            continue;
+        }
+
+        err = ngx_socket_errno;
+
+        if (err == NGX_EINTR) {
+            continue;
+        }
+
+        if (err != NGX_EAGAIN) {
+            ngx_log_error(NGX_LOG_INFO, c->log, err,
+                          "calls: sending %uz bytes failed",
+                          ngx_stream_calls_out_iov[i].iov_len);
+        }
+
+        ngx_calls_count(NGX_CALLS_CNT_DROP_SEND_FAILED, 1);
+        i++;
+    }
+}
+
+
+static void
+ngx_stream_calls_flush_handler(ngx_event_t *ev)
+{
+    if (ngx_stream_calls_nout != 0) {
+        ngx_stream_calls_flush();
+    }
 }
 
 
@@ -497,6 +598,10 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
 
     cscf = ccf->media;
     hooked = 0;
+
+    ngx_stream_calls_flush_event.handler = ngx_stream_calls_flush_handler;
+    ngx_stream_calls_flush_event.log = cycle->log;
+    ngx_stream_calls_nout = 0;
 
     ls = cycle->listening.elts;
 
@@ -609,6 +714,12 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
 static void
 ngx_stream_calls_exit_process(ngx_cycle_t *cycle)
 {
+    /* a worker going away sends what its last iteration queued */
+
+    if (ngx_stream_calls_nout != 0) {
+        ngx_stream_calls_flush();
+    }
+
     ngx_calls_handoff_exit_process();
 }
 
