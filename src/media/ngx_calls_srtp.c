@@ -134,6 +134,7 @@ typedef struct {
     uint32_t                  cap;
     uint32_t                  max;
     uint32_t                  last;           /* the last stream hit */
+    uint32_t                  last_ssrc;      /* its SSRC: no scan then */
     uint64_t                  clock;
 } ngx_calls_srtp_dir_t;
 
@@ -853,7 +854,7 @@ ngx_calls_srtp_find(ngx_calls_srtp_dir_t *d, uint32_t ssrc)
 {
     uint32_t  i;
 
-    if (d->nstreams && d->ssrcs[d->last] == ssrc) {
+    if (d->nstreams && d->last_ssrc == ssrc) {
         i = d->last;
 
     } else {
@@ -868,6 +869,7 @@ ngx_calls_srtp_find(ngx_calls_srtp_dir_t *d, uint32_t ssrc)
         }
 
         d->last = i;
+        d->last_ssrc = ssrc;
     }
 
     d->streams[i].used = ++d->clock;
@@ -923,6 +925,7 @@ ngx_calls_srtp_stream(ngx_calls_srtp_dir_t *d, uint32_t ssrc)
     d->streams[i].used = ++d->clock;
     d->ssrcs[i] = ssrc;
     d->last = i;
+    d->last_ssrc = ssrc;
 
     return &d->streams[i];
 }
