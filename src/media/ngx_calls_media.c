@@ -12,6 +12,12 @@
 #include "ngx_calls_stun.h"
 
 
+/* usrsctp's tick (ms), while SCTP has traffic and for LINGER after */
+#define NGX_CALLS_SCTP_TICK          10
+#define NGX_CALLS_SCTP_TICK_IDLE     100
+#define NGX_CALLS_SCTP_LINGER        1000
+
+
 ngx_calls_media_handler_t  *ngx_calls_handler;
 ngx_calls_dtls_ctx_t       *ngx_calls_dtls_ctx;
 
@@ -24,6 +30,7 @@ uint64_t                    ngx_calls_now;
 static ngx_calls_media_handler_t   ngx_calls_media_handler;
 static uint64_t                   *ngx_calls_counters;
 static uint64_t                    ngx_calls_last_tick;
+static uint64_t                    ngx_calls_sctp_busy_until;
 
 
 static const char  *ngx_calls_counter_names[NGX_CALLS_CNT_N] = {
@@ -121,8 +128,25 @@ ngx_calls_media_tick(uint64_t now)
 
     ngx_calls_sctp_timers((uint32_t) elapsed);
 
-    /* usrsctp's timer wheel ticks at 10 ms */
-    return ngx_calls_sctp_count() ? 10 : 0;
+    if (ngx_calls_sctp_count() == 0) {
+        return 0;
+    }
+
+    /*
+     * usrsctp walks its whole list of timers on every tick, so 10 ms
+     * ticks for hundreds of idle associations cost more than their
+     * traffic.  They tick at 10 ms while SCTP packets come and go and for
+     * a while after; an idle association has only heartbeats (30 s) and
+     * retransmission timeouts of a second or more, which 100 ms ticks
+     * serve well enough.
+     */
+
+    if (ngx_calls_sctp_busy()) {
+        ngx_calls_sctp_busy_until = now + NGX_CALLS_SCTP_LINGER;
+    }
+
+    return now < ngx_calls_sctp_busy_until ? NGX_CALLS_SCTP_TICK
+                                           : NGX_CALLS_SCTP_TICK_IDLE;
 }
 
 

@@ -182,6 +182,9 @@ static unsigned            ngx_calls_sctp_live;
 static ngx_calls_sctp_t   *ngx_calls_sctp_pending;
 static int                 ngx_calls_sctp_processing;
 
+/* a packet went in or out since ngx_calls_sctp_busy() last asked */
+static int                 ngx_calls_sctp_traffic;
+
 /* one receive buffer per process: drains never nest (see process()) */
 static union {
     uint8_t                    data[NGX_CALLS_SCTP_RECV_SIZE];
@@ -276,6 +279,18 @@ ngx_calls_sctp_timers(uint32_t elapsed_ms)
     usrsctp_handle_timers(elapsed_ms);
 
     ngx_calls_sctp_process();
+}
+
+
+int
+ngx_calls_sctp_busy(void)
+{
+    int  traffic;
+
+    traffic = ngx_calls_sctp_traffic;
+    ngx_calls_sctp_traffic = 0;
+
+    return traffic;
 }
 
 
@@ -570,6 +585,8 @@ ngx_calls_sctp_input(ngx_calls_sctp_t *s, const uint8_t *buf, size_t len)
         return;
     }
 
+    ngx_calls_sctp_traffic = 1;
+
     usrsctp_conninput(s->addr, buf, len, 0);
 
     ngx_calls_sctp_process();
@@ -738,6 +755,8 @@ ngx_calls_sctp_output(void *addr, void *buf, size_t len, uint8_t tos,
         /* a late packet of a freed association */
         return 0;
     }
+
+    ngx_calls_sctp_traffic = 1;
 
     /*
      * A packet DTLS could not take is a lost packet, and SCTP

@@ -72,6 +72,13 @@ int ngx_calls_sctp_init(void (*log)(const char *fmt, ...));
 void ngx_calls_sctp_timers(uint32_t elapsed_ms);
 
 /*
+ * whether a packet went in or out since the last call: what needs the
+ * 10 ms tick (delayed SACKs, retransmissions, the handshake) comes with
+ * traffic
+ */
+int ngx_calls_sctp_busy(void);
+
+/*
  * associations created and not yet freed in this process (0: the caller
  * may stop the timer)
  */
