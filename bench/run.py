@@ -691,10 +691,9 @@ def sweep(args, addr, out, env):
              f"Machine: {env['cpu']}, {env['nproc']} CPUs; commit "
              f"{env['commit']}; {args.workers} worker(s); {env['pinning']}; "
              f"{env['net']}; load average {env['load']}.", '',
-             (f'Calls of {args.sweep_call_size}' if args.sweep_call_size
-              else '1 call') +
-             ' x P participants in all, 2 unmuted per call; capacity = '
-             'packets per '
+             (f'P participants in calls of {args.sweep_call_size}'
+              if args.sweep_call_size else '1 call x P participants') +
+             ', 2 unmuted per call; capacity = packets per '
              'CPU-second of the largest step without loss x workers; '
              '"at half" = the step whose server CPU is nearest half of '
              'that.', '']
