@@ -28,16 +28,16 @@
 #define NGX_HTTP_CALLS_WS_GUID       "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 /*
- * Sizes of what a connection keeps while it lives: its read buffer and
- * one spare output chunk.  Both are at least a page, so that they are
- * "large" pool allocations that ngx_pfree() gives back.
+ * Sizes of the read buffer and of the output chunks.  Both are at least
+ * a page, so that they are "large" pool allocations that ngx_pfree()
+ * gives back.  An idle connection keeps neither (nor a message buffer):
+ * a call's WebSocket is idle nearly all its life, and with one per
+ * participant those buffers were 20 KB of each participant's memory.
+ * What it costs is an allocation per burst of input or output.
  */
 
 #define NGX_HTTP_CALLS_WS_READ_SIZE  4096
 #define NGX_HTTP_CALLS_WS_CHUNK      8192
-
-/* output chunks kept for reuse; more are given back to the allocator */
-#define NGX_HTTP_CALLS_WS_SPARE      1
 
 /* a message buffer larger than this is freed after each message */
 #define NGX_HTTP_CALLS_WS_MSG_KEEP   65536
@@ -98,7 +98,6 @@ struct ngx_http_calls_ws_s {
     ngx_chain_t                        *out;
     ngx_chain_t                        *out_tail;
     ngx_chain_t                        *free;
-    ngx_uint_t                          spare;
     size_t                              queued;
 
     /* ping interval; once closing, the closing deadline */
@@ -131,6 +130,7 @@ static void ngx_http_calls_ws_write_timeout(ngx_http_calls_ws_t *ws);
 static void ngx_http_calls_ws_ping_handler(ngx_event_t *ev);
 static void ngx_http_calls_ws_run(ngx_http_calls_ws_t *ws);
 static void ngx_http_calls_ws_read(ngx_http_calls_ws_t *ws);
+static void ngx_http_calls_ws_idle(ngx_http_calls_ws_t *ws);
 static ngx_int_t ngx_http_calls_ws_parse(ngx_http_calls_ws_t *ws);
 static ngx_int_t ngx_http_calls_ws_frame_start(ngx_http_calls_ws_t *ws);
 static ngx_int_t ngx_http_calls_ws_frame_header(ngx_http_calls_ws_t *ws);
@@ -1001,7 +1001,18 @@ ngx_http_calls_ws_read(ngx_http_calls_ws_t *ws)
         }
 
         if (!rev->ready) {
+            ngx_http_calls_ws_idle(ws);
             return;
+        }
+
+        if (b->start == NULL) {
+            b->start = ngx_palloc(ws->pool, NGX_HTTP_CALLS_WS_READ_SIZE);
+            if (b->start == NULL) {
+                ws->abort = 1;
+                return;
+            }
+
+            b->end = b->start + NGX_HTTP_CALLS_WS_READ_SIZE;
         }
 
         b->pos = b->start;
@@ -1010,6 +1021,7 @@ ngx_http_calls_ws_read(ngx_http_calls_ws_t *ws)
         n = c->recv(c, b->last, b->end - b->last);
 
         if (n == NGX_AGAIN) {
+            ngx_http_calls_ws_idle(ws);
             return;
         }
 
@@ -1037,6 +1049,36 @@ ngx_http_calls_ws_read(ngx_http_calls_ws_t *ws)
 
         /* the read deadline counts from the last byte received */
         ngx_add_timer(rev, ws->conf->timeout);
+    }
+}
+
+
+/*
+ * All input so far is parsed and the socket has no more: the read buffer
+ * goes back to the allocator, and so does the message buffer unless a
+ * fragmented message is half way through.  ngx_http_calls_ws_read()
+ * allocates them again when data comes.
+ */
+
+static void
+ngx_http_calls_ws_idle(ngx_http_calls_ws_t *ws)
+{
+    ngx_buf_t  *b;
+
+    b = &ws->in;
+
+    if (b->start && b->pos == b->last) {
+        ngx_pfree(ws->pool, b->start);
+        b->start = NULL;
+        b->pos = NULL;
+        b->last = NULL;
+        b->end = NULL;
+    }
+
+    if (ws->msg && ws->msg_opcode == 0) {
+        ngx_pfree(ws->pool, ws->msg);
+        ws->msg = NULL;
+        ws->msg_size = 0;
     }
 }
 
@@ -1665,10 +1707,6 @@ ngx_http_calls_ws_append(ngx_http_calls_ws_t *ws, u_char *data, size_t len)
                 ws->free = cl->next;
                 b = cl->buf;
 
-                if (b->start) {
-                    ws->spare--;
-                }
-
             } else {
                 cl = ngx_alloc_chain_link(pool);
                 if (cl == NULL) {
@@ -1785,17 +1823,13 @@ ngx_http_calls_ws_flush(ngx_http_calls_ws_t *ws)
 
         b = cl->buf;
 
-        if (ws->spare >= NGX_HTTP_CALLS_WS_SPARE) {
-            ngx_pfree(ws->pool, b->start);
-            b->start = NULL;
-            b->end = NULL;
+        /* a sent chunk goes back to the allocator, its links are kept */
 
-        } else {
-            ws->spare++;
-        }
-
-        b->pos = b->start;
-        b->last = b->start;
+        ngx_pfree(ws->pool, b->start);
+        b->start = NULL;
+        b->end = NULL;
+        b->pos = NULL;
+        b->last = NULL;
 
         cl->next = ws->free;
         ws->free = cl;

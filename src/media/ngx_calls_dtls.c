@@ -425,6 +425,22 @@ ngx_calls_dtls_setup_ctx(ngx_calls_dtls_ctx_t *ctx, char *err,
 
     SSL_CTX_set_read_ahead(ssl_ctx, 0);
 
+    /*
+     * OpenSSL sizes each association's write buffer for the largest
+     * record it may send (16 KB by default) and keeps it for the life of
+     * the association.  No record of ours exceeds a datagram (handshake
+     * messages are fragmented to the MTU, ngx_calls_dtls_write() refuses
+     * more than DTLS_get_data_mtu()), so a buffer for one datagram does:
+     * 15 KB less per association.  The read buffer cannot shrink: the
+     * peer may send records of any size.
+     */
+
+    if (SSL_CTX_set_max_send_fragment(ssl_ctx, NGX_CALLS_DTLS_MTU) != 1) {
+        ngx_calls_dtls_ssl_error(err, errlen,
+                                 "cannot set the maximum send fragment");
+        return -1;
+    }
+
     type = BIO_get_new_index();
     if (type == -1) {
         ngx_calls_dtls_ssl_error(err, errlen, "BIO_get_new_index() failed");

@@ -37,6 +37,7 @@ static uint8_t ngx_calls_negotiate_ext_id(ngx_calls_session_t *s,
     const char *uri, int allocate);
 static void ngx_calls_negotiate_extmap(ngx_calls_session_t *s,
     ngx_calls_sdp_media_t *m, const char *uri);
+static int ngx_calls_negotiate_grow_ops(ngx_calls_session_t *s);
 static ngx_calls_transceiver_t *ngx_calls_negotiate_add_tr(
     ngx_calls_session_t *s);
 static int ngx_calls_negotiate_start(ngx_calls_session_t *s,
@@ -173,7 +174,7 @@ ngx_calls_negotiate_queue(ngx_calls_session_t *s, ngx_calls_op_e type,
     /* one renegotiation covers every video track gone meanwhile */
 
     for (i = 0; type == NGX_CALLS_OP_RENEGOTIATE && i < s->nops; i++) {
-        if (s->ops[(s->ops_head + i) % NGX_CALLS_MAX_OPS].type == type) {
+        if (s->ops[(s->ops_head + i) % s->ops_size].type == type) {
             return;
         }
     }
@@ -185,7 +186,13 @@ ngx_calls_negotiate_queue(ngx_calls_session_t *s, ngx_calls_op_e type,
         return;
     }
 
-    op = &s->ops[(s->ops_head + s->nops) % NGX_CALLS_MAX_OPS];
+    if (s->nops == s->ops_size && ngx_calls_negotiate_grow_ops(s) != 0) {
+        ngx_calls_log(NGX_CALLS_LOG_ERR, "calls: session %s: out of memory "
+                      "for track changes, dropping one", s->id);
+        return;
+    }
+
+    op = &s->ops[(s->ops_head + s->nops) % s->ops_size];
     op->type = type;
     op->sender = sender;
     op->track = track;
@@ -214,7 +221,7 @@ ngx_calls_negotiate_unqueue(ngx_calls_session_t *s,
     ngx_calls_op_t  *op;
 
     for (i = 0; i < s->nops; i++) {
-        op = &s->ops[(s->ops_head + i) % NGX_CALLS_MAX_OPS];
+        op = &s->ops[(s->ops_head + i) % s->ops_size];
 
         if (op->type == NGX_CALLS_OP_ADD && op->sender == sender
             && op->track == track)
@@ -237,7 +244,7 @@ ngx_calls_negotiate_next(ngx_calls_session_t *s, uint64_t now)
            && !s->closed && !s->close_pending)
     {
         op = s->ops[s->ops_head];
-        s->ops_head = (s->ops_head + 1) % NGX_CALLS_MAX_OPS;
+        s->ops_head = (s->ops_head + 1) % s->ops_size;
         s->nops--;
 
         if (op.type == NGX_CALLS_OP_ADD && op.sender == NULL) {
@@ -324,6 +331,50 @@ ngx_calls_negotiate_free(ngx_calls_session_t *s)
     s->trs = NULL;
     s->ntrs = 0;
     s->trs_cap = 0;
+
+    free(s->ops);
+    s->ops = NULL;
+    s->ops_size = 0;
+    s->ops_head = 0;
+    s->nops = 0;
+}
+
+
+/*
+ * Most sessions never have more than a few track changes queued (one
+ * per speaker who joins meanwhile), so the ring starts small and doubles
+ * up to NGX_CALLS_MAX_OPS, rather than every session carrying room for
+ * the most.  Growing unrolls it: the queued ops keep their order from 0.
+ */
+
+static int
+ngx_calls_negotiate_grow_ops(ngx_calls_session_t *s)
+{
+    size_t           i, size;
+    ngx_calls_op_t  *ops;
+
+    size = s->ops_size ? 2 * s->ops_size : NGX_CALLS_MIN_OPS;
+
+    if (size > NGX_CALLS_MAX_OPS) {
+        size = NGX_CALLS_MAX_OPS;
+    }
+
+    ops = malloc(size * sizeof(ngx_calls_op_t));
+    if (ops == NULL) {
+        return -1;
+    }
+
+    for (i = 0; i < s->nops; i++) {
+        ops[i] = s->ops[(s->ops_head + i) % s->ops_size];
+    }
+
+    free(s->ops);
+
+    s->ops = ops;
+    s->ops_size = size;
+    s->ops_head = 0;
+
+    return 0;
 }
 
 

@@ -35,7 +35,20 @@
  */
 
 
-#define NGX_CALLS_SCTP_STREAMS          1024
+/* Calls opens one channel; this bounds what a peer can make us keep */
+#define NGX_CALLS_SCTP_MAX_CHANNELS     16
+
+/*
+ * Streams we announce in each direction.  usrsctp allocates an array of
+ * per-stream state for all of them when the association starts (1024
+ * in and out came to about 105 KB per association), whether used or
+ * not.  Browsers and aiortc give a new channel the lowest free stream
+ * of their parity (RFC 8832 6), so the channels we keep (at most
+ * NGX_CALLS_SCTP_MAX_CHANNELS, all of one parity in the worst case)
+ * fit in twice that many streams; a channel the peer opens beyond them
+ * gets an SCTP "invalid stream" error, as it would be refused anyway.
+ */
+#define NGX_CALLS_SCTP_STREAMS          (2 * NGX_CALLS_SCTP_MAX_CHANNELS)
 
 /*
  * SCTP packet size: 1280 (IPv6 minimum MTU) - 40 (IPv6) - 8 (UDP)
@@ -45,9 +58,6 @@
  * packets 1192.
  */
 #define NGX_CALLS_SCTP_CHUNKS_MTU       1180
-
-/* Calls opens one channel; this bounds what a peer can make us keep */
-#define NGX_CALLS_SCTP_MAX_CHANNELS     16
 
 /* a complete message up to this size is delivered without a copy */
 #define NGX_CALLS_SCTP_RECV_SIZE        65536

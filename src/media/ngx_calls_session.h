@@ -33,6 +33,7 @@
 #define NGX_CALLS_MAX_PATHS          8
 #define NGX_CALLS_MAX_CANDIDATES     16
 #define NGX_CALLS_MAX_OPS            256
+#define NGX_CALLS_MIN_OPS            8       /* first allocation of ops */
 
 #define NGX_CALLS_SIGNALING_TIMEOUT  10000   /* first offer, each answer */
 #define NGX_CALLS_LOCK_TIMEOUT       5000    /* our wait for the DC lock */
@@ -301,7 +302,8 @@ struct ngx_calls_session_s {
     ngx_calls_lock_e          lock;
     uint64_t                  lock_since;
     uint64_t                  offer_sent;     /* 0: none pending */
-    ngx_calls_op_t            ops[NGX_CALLS_MAX_OPS];
+    ngx_calls_op_t           *ops;            /* ring, grows on demand */
+    size_t                    ops_size;
     size_t                    ops_head;
     size_t                    nops;
     size_t                    op_tr;          /* m-section it added */
