@@ -230,9 +230,10 @@ ngx_calls_init_module(ngx_cycle_t *cycle)
     ngx_calls_conf_t  *ccf;
 
     /*
-     * A library loaded with us (libsrtp2's NSS) may leave a thread that
-     * still runs code of a mapping of ours when a worker exits and nginx
-     * unloads the module: it stays mapped until the process ends.
+     * A library loaded with us may leave a thread that still runs code
+     * of a mapping of ours when a worker exits and nginx unloads the
+     * module (Debian's libsrtp2 on NSS did; none we link now is known
+     * to): it stays mapped until the process ends.
      */
 
     if (dladdr((void *) &ngx_calls_module, &info) && info.dli_fname) {
