@@ -98,7 +98,8 @@ $(BUILD)/unit/libcallsmedia.a: $(MEDIA_OBJS)
 	@rm -f $@
 	@ar rcs $@ $^
 
-$(BUILD)/unit/test_%: t/unit/test_%.c t/unit/tap.h $(BUILD)/unit/libcallsmedia.a
+$(BUILD)/unit/test_%: t/unit/test_%.c $(wildcard t/unit/*.h) \
+                    $(BUILD)/unit/libcallsmedia.a
 	@echo "CC $<"
 	@$(CC) $(UNIT_CFLAGS) $< $(BUILD)/unit/libcallsmedia.a $(UNIT_LIBS) -o $@
 
@@ -173,10 +174,11 @@ loadgen: deps
 # protect/unprotect timings of src/media/ngx_calls_srtp.c against
 # libsrtp2 (tools/srtp_bench.c); optimised, no sanitizers
 $(BUILD)/bench/srtp_bench: tools/srtp_bench.c src/media/ngx_calls_srtp.c \
-                           src/media/ngx_calls_srtp.h
+                           src/media/ngx_calls_srtp.h t/unit/libsrtp_oracle.h
 	@mkdir -p $(@D)
 	@echo "CC $<"
 	@$(CC) -g -O2 -Wall -Wextra -Wno-unused-parameter -Werror -Isrc/media \
+	    -It/unit \
 	    $(shell pkg-config --cflags libsrtp2 openssl) \
 	    tools/srtp_bench.c src/media/ngx_calls_srtp.c \
 	    $(shell pkg-config --libs libsrtp2 openssl) -o $@

@@ -29,6 +29,7 @@
 
 #include "ngx_calls_dtls.h"
 #include "ngx_calls_srtp.h"
+#include "libsrtp_oracle.h"
 
 
 #define BATCH     16                          /* unprotect: per context */
@@ -92,38 +93,6 @@ rtp(uint8_t *p, uint16_t seq, uint32_t ssrc, size_t payload)
 }
 
 
-static srtp_t
-lib_create(unsigned profile, const uint8_t *key, int inbound)
-{
-    srtp_t         ctx;
-    srtp_policy_t  policy;
-    unsigned char  k[NGX_CALLS_SRTP_MAX_KEY_SALT];
-
-    memset(&policy, 0, sizeof(policy));
-
-    if (profile == NGX_CALLS_SRTP_AES128_CM_SHA1_80) {
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
-
-    } else {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-    }
-
-    memcpy(k, key, sizeof(k));
-    policy.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
-    policy.key = k;
-    policy.window_size = 1024;
-    policy.allow_repeat_tx = !inbound;
-
-    if (srtp_create(&ctx, &policy) != srtp_err_status_ok) {
-        return NULL;
-    }
-
-    return ctx;
-}
-
-
 static bench_ctx_t *
 contexts(unsigned profile, size_t n)
 {
@@ -153,8 +122,8 @@ contexts(unsigned profile, size_t n)
             exit(1);
         }
 
-        c[i].lib_tx = lib_create(profile, k1, 0);
-        c[i].lib_rx = lib_create(profile, k1, 1);
+        c[i].lib_tx = libsrtp_create(profile, k1, 0);
+        c[i].lib_rx = libsrtp_create(profile, k1, 1);
 
         if (c[i].lib_tx == NULL || c[i].lib_rx == NULL) {
             fprintf(stderr, "srtp_bench: srtp_create failed\n");

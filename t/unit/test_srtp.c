@@ -26,6 +26,12 @@
 #include "ngx_calls_dtls.h"
 #include "ngx_calls_srtp.c"
 #include "tap.h"
+#include "libsrtp_oracle.h"
+
+
+/* the oracle's replay window is ours */
+_Static_assert(NGX_CALLS_SRTP_WINDOW == 1024,
+               "libsrtp_oracle.h: window_size differs from ours");
 
 
 #define PAYLOAD      160
@@ -802,38 +808,6 @@ rnd(void)
 }
 
 
-static srtp_t
-lib_create(unsigned profile, const uint8_t *key, int inbound)
-{
-    srtp_t         ctx;
-    srtp_policy_t  policy;
-    unsigned char  k[NGX_CALLS_SRTP_MAX_KEY_SALT];
-
-    memset(&policy, 0, sizeof(policy));
-
-    if (profile == NGX_CALLS_SRTP_AES128_CM_SHA1_80) {
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
-
-    } else {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
-    }
-
-    memcpy(k, key, sizeof(k));
-    policy.ssrc.type = inbound ? ssrc_any_inbound : ssrc_any_outbound;
-    policy.key = k;
-    policy.window_size = NGX_CALLS_SRTP_WINDOW;
-    policy.allow_repeat_tx = !inbound;
-
-    if (srtp_create(&ctx, &policy) != srtp_err_status_ok) {
-        return NULL;
-    }
-
-    return ctx;
-}
-
-
 static int
 lib_code(srtp_err_status_t st)
 {
@@ -973,8 +947,8 @@ x_send(unsigned profile, const char *name, int rtcp)
         peer[i] = (uint8_t) rnd();
     }
 
-    lib_ref = lib_create(profile, key, 0);
-    lib_in = lib_create(profile, key, 1);
+    lib_ref = libsrtp_create(profile, key, 0);
+    lib_in = libsrtp_create(profile, key, 1);
 
     if (lib_ref == NULL || lib_in == NULL
         || ngx_calls_srtp_create(&s, profile, key, peer, err, sizeof(err))
@@ -1135,8 +1109,8 @@ x_recv(unsigned profile, const char *name, int rtcp)
         local[i] = (uint8_t) rnd();
     }
 
-    lib_out = lib_create(profile, key, 0);
-    lib_chk = lib_create(profile, key, 1);
+    lib_out = libsrtp_create(profile, key, 0);
+    lib_chk = libsrtp_create(profile, key, 1);
 
     if (lib_out == NULL || lib_chk == NULL
         || ngx_calls_srtp_create(&s, profile, local, key, err, sizeof(err))
