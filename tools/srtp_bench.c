@@ -50,20 +50,6 @@ typedef struct {
 } bench_ctx_t;
 
 
-static uint64_t  rng = 0x2545f4914f6cdd1dULL;
-
-
-static uint32_t
-rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-
-    return (uint32_t) (rng >> 11);
-}
-
-
 static double
 now_ns(void)
 {
@@ -109,8 +95,8 @@ contexts(unsigned profile, size_t n)
 
     for (i = 0; i < n; i++) {
         for (j = 0; j < sizeof(k1); j++) {
-            k1[j] = (uint8_t) rnd();
-            k2[j] = (uint8_t) rnd();
+            k1[j] = (uint8_t) (uint32_t) random();
+            k2[j] = (uint8_t) (uint32_t) random();
         }
 
         if (ngx_calls_srtp_create(&c[i].tx, profile, k1, k2, err,
@@ -131,8 +117,8 @@ contexts(unsigned profile, size_t n)
         }
 
         for (j = 0; j < 4; j++) {
-            c[i].ssrc[j] = rnd();
-            c[i].seq[j] = (uint16_t) rnd();
+            c[i].ssrc[j] = (uint32_t) random();
+            c[i].seq[j] = (uint16_t) (uint32_t) random();
         }
     }
 
