@@ -335,7 +335,7 @@ ngx_stream_calls_recv(ngx_event_t *rev)
                               "calls: recvmmsg() failed");
             }
 
-            return;
+            break;
         }
 
         for (i = 0; i < n; i++) {
@@ -410,11 +410,19 @@ ngx_stream_calls_recv(ngx_event_t *rev)
         }
 
         if (n < NGX_STREAM_CALLS_BATCH) {
-            return;
+            break;
         }
     }
 
-    /* more is waiting: the level-triggered event brings us back */
+    /*
+     * What these datagrams made leaves now rather than after the timers
+     * of this iteration; if more is waiting, the level-triggered event
+     * brings us back.
+     */
+
+    if (ngx_stream_calls_nout != 0) {
+        ngx_stream_calls_flush();
+    }
 }
 
 
