@@ -650,7 +650,7 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set key top left horizontal
+set key below horizontal maxrows 2
 set grid ytics
 set xtics nomirror
 set yrange [0:*]
