@@ -737,6 +737,21 @@ ngx_calls_negotiate_media(ngx_calls_session_t *s, size_t i,
         {
             type = NGX_CALLS_TRACK_VIDEO;
 
+        } else if (tr->role == NGX_CALLS_TR_SEND) {
+
+            /*
+             * One of our m-sections, which a browser may mark sendrecv
+             * after a rollback without a track of its own ("a=msid:-"):
+             * what it sends there is ignored, as rtcd ignores an
+             * unexpected track, and what we forward on it goes on.
+             */
+
+            ngx_calls_log(NGX_CALLS_LOG_INFO, "calls: session %s: video "
+                          "of stream \"%s\" on m-section %zu (mid %s), "
+                          "which carries another participant's track, "
+                          "ignored", s->id, stream, i, m->mid);
+            return 0;
+
         } else {
             tr->rejected = 1;
             ngx_calls_error(s, "video track of stream \"%s\" refused: it is "

@@ -25,6 +25,7 @@
 #include "ngx_calls_peer.h"
 #include "ngx_calls_srtp.h"
 #include "ngx_calls_rtp.h"
+#include "ngx_calls_session.h"
 
 
 #define NPART        2
@@ -449,6 +450,95 @@ make_rtp(uint8_t *buf, uint16_t seq, uint32_t ssrc, const char *text)
 }
 
 
+/*
+ * alice shares her screen and the server offers it to bob.  Bob's
+ * browser then offers the m-section that carries it as sendrecv with no
+ * track of its own ("a=msid:- ..."), as Chrome can after a rollback in
+ * glare: the server ignores what bob would send there and keeps the
+ * m-section and its forwarding; refusing it would take alice's screen
+ * away from bob.
+ */
+
+static void
+screen_glare(void)
+{
+    size_t                    i;
+    uint32_t                  ssrc;
+    unsigned                  answers, errors;
+    const char               *on;
+    ngx_calls_offer_t        *o;
+    ngx_calls_offer_media_t  *e;
+    ngx_calls_transceiver_t  *tr;
+
+    on = "{\"screenStreamID\":\"alice-screen\"}";
+    is_int(ngx_calls_session_signal(parts[0].s, NGX_CALLS_RTC_SCREEN_ON, on,
+                                    strlen(on), now), 0,
+           "screen glare: alice sends screen_on");
+
+    ssrc = 0x22334455;
+    ok(ngx_calls_offer_add_video(ngx_calls_peer_description(parts[0].p),
+                                 "alice-screen", "alice-screen-track", &ssrc,
+                                 NULL, 0)
+       != NULL, "screen glare: alice adds her screen");
+
+    answers = parts[1].answers;
+    is_int(ngx_calls_peer_offer(parts[0].p, now), 0,
+           "screen glare: alice offers it");
+    ok(run_until(parts[1].answers > answers, 2000),
+       "screen glare: the server offered the screen to bob, who answered");
+
+    o = ngx_calls_peer_description(parts[1].p);
+    e = NULL;
+
+    for (i = 0; i < o->nmedia; i++) {
+        if (o->media[i].role == NGX_CALLS_OFFER_RECV
+            && o->media[i].kind == NGX_CALLS_SDP_VIDEO)
+        {
+            e = &o->media[i];
+        }
+    }
+
+    ok(e != NULL && e->remote_sends,
+       "screen glare: bob has a video m-section the server sends on");
+
+    if (e == NULL) {
+        return;
+    }
+
+    /* what Chrome writes for a transceiver without a track of its own */
+    e->role = NGX_CALLS_OFFER_SEND;
+    strcpy(e->stream, "-");
+    strcpy(e->track, "bob-no-track");
+    e->ssrcs[0] = 0x66778899;
+    e->nrids = 0;
+
+    errors = parts[1].server_errors;
+    is_int(ngx_calls_peer_offer(parts[1].p, now), 0,
+           "screen glare: bob offers the screen's m-section sendrecv, "
+           "msid \"-\"");
+    run_until(0, 200);
+
+    is_int(parts[1].server_errors, errors,
+           "screen glare: no error for bob");
+    ok(!e->rejected, "screen glare: the server's answer keeps the "
+       "m-section");
+
+    tr = NULL;
+
+    for (i = 0; i < parts[1].s->ntrs; i++) {
+        if (strcmp(parts[1].s->trs[i].mid, e->mid) == 0) {
+            tr = &parts[1].s->trs[i];
+        }
+    }
+
+    ok(tr != NULL && !tr->rejected && tr->role == NGX_CALLS_TR_SEND
+       && tr->sink != NULL,
+       "screen glare: the server still forwards alice's screen on it");
+    ok(tr != NULL && tr->nsources == 0,
+       "screen glare: and takes nothing of bob's from it");
+}
+
+
 int
 main(void)
 {
@@ -535,6 +625,8 @@ main(void)
     is_int(parts[0].failed + parts[1].failed, 0, "no peer failed");
     is_int(parts[0].server_errors + parts[1].server_errors, 0,
            "no signaling error at the server");
+
+    screen_glare();
 
     for (i = 0; i < NPART; i++) {
         ngx_calls_session_destroy(parts[i].s);
