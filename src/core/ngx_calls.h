@@ -197,6 +197,10 @@ struct ngx_calls_listener_s {
     ngx_int_t               (*send)(ngx_calls_listener_t *l,
                                     ngx_calls_path_t *path, u_char *buf,
                                     size_t len);
+
+    /* sends what send() queued, or NULL when send() does not queue */
+    void                    (*flush)(ngx_calls_listener_t *l);
+
     ngx_connection_t         *connection;
     void                     *data;
 
@@ -211,6 +215,13 @@ struct ngx_calls_listener_s {
  * worker's socket of the same listen (reuseport: the same address).
  */
 ngx_int_t ngx_calls_listener_add(ngx_calls_listener_t *l);
+
+/*
+ * Sends what the listeners queued: before signaling leaves, so that what
+ * a session sent on its media path (a MediaMap on calls-dc before the
+ * offer it describes) reaches the client first, as it was sent.
+ */
+void ngx_calls_listener_flush(void);
 
 
 /*

@@ -113,6 +113,22 @@ ngx_calls_listener_add(ngx_calls_listener_t *l)
 }
 
 
+void
+ngx_calls_listener_flush(void)
+{
+    ngx_uint_t            i;
+    ngx_calls_deliver_t  *st;
+
+    st = &ngx_calls_deliver_state;
+
+    for (i = 0; i < st->nlisteners; i++) {
+        if (st->listeners[i]->flush) {
+            st->listeners[i]->flush(st->listeners[i]);
+        }
+    }
+}
+
+
 /* the first two characters of our ufrags name the worker (up to 4096) */
 
 void

@@ -925,6 +925,9 @@ ngx_calls_media_event(ngx_calls_session_t *s, void *data,
     text.data = (u_char *) ev->text;
     text.len = ev->len;
 
+    /* the media path's datagrams first: they were sent before this */
+    ngx_calls_listener_flush();
+
     switch (ev->type) {
 
     case NGX_CALLS_MEDIA_EV_SIGNAL:

@@ -101,6 +101,7 @@ static ngx_int_t ngx_stream_calls_send(ngx_calls_listener_t *l,
 static void ngx_stream_calls_pktinfo(struct msghdr *msg, u_char *control,
     ngx_calls_path_t *path);
 static void ngx_stream_calls_flush(void);
+static void ngx_stream_calls_flush_listener(ngx_calls_listener_t *l);
 static void ngx_stream_calls_flush_handler(ngx_event_t *ev);
 static ngx_int_t ngx_stream_calls_candidates(ngx_cycle_t *cycle,
     ngx_stream_calls_srv_conf_t *cscf);
@@ -577,6 +578,17 @@ ngx_stream_calls_flush(void)
 }
 
 
+/* the queue is the process's: any listener flushes all of it */
+
+static void
+ngx_stream_calls_flush_listener(ngx_calls_listener_t *l)
+{
+    if (ngx_stream_calls_nout != 0) {
+        ngx_stream_calls_flush();
+    }
+}
+
+
 static void
 ngx_stream_calls_flush_handler(ngx_event_t *ev)
 {
@@ -644,6 +656,7 @@ ngx_stream_calls_init_process(ngx_cycle_t *cycle)
         }
 
         l->listener.send = ngx_stream_calls_send;
+        l->listener.flush = ngx_stream_calls_flush_listener;
         l->listener.connection = ls[i].connection;
         l->ls = &ls[i];
         l->wildcard = ls[i].wildcard;
