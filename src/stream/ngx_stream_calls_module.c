@@ -421,9 +421,7 @@ ngx_stream_calls_recv(ngx_event_t *rev)
      * brings us back.
      */
 
-    if (ngx_stream_calls_nout != 0) {
-        ngx_stream_calls_flush();
-    }
+    ngx_stream_calls_flush();
 }
 
 
@@ -541,6 +539,10 @@ ngx_stream_calls_flush(void)
     ngx_uint_t         i, nout;
     ngx_connection_t  *c;
 
+    if (ngx_stream_calls_nout == 0) {
+        return;
+    }
+
     c = ngx_stream_calls_out_conn;
     nout = ngx_stream_calls_nout;
 
@@ -583,18 +585,14 @@ ngx_stream_calls_flush(void)
 static void
 ngx_stream_calls_flush_listener(ngx_calls_listener_t *l)
 {
-    if (ngx_stream_calls_nout != 0) {
-        ngx_stream_calls_flush();
-    }
+    ngx_stream_calls_flush();
 }
 
 
 static void
 ngx_stream_calls_flush_handler(ngx_event_t *ev)
 {
-    if (ngx_stream_calls_nout != 0) {
-        ngx_stream_calls_flush();
-    }
+    ngx_stream_calls_flush();
 }
 
 
@@ -737,9 +735,7 @@ ngx_stream_calls_exit_process(ngx_cycle_t *cycle)
 {
     /* a worker going away sends what its last iteration queued */
 
-    if (ngx_stream_calls_nout != 0) {
-        ngx_stream_calls_flush();
-    }
+    ngx_stream_calls_flush();
 
     ngx_calls_handoff_exit_process();
 }
